@@ -1,0 +1,51 @@
+# Nexus Core. `make run` starts everything; `make test` checks everything. See README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+NODE_INSTALLED := node_modules/.installed
+
+.PHONY: run test lint types pytest install messages services-start services-stop clean-data
+
+$(INSTALLED): requirements/base.txt requirements/local.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements/local.txt
+	touch $@
+
+# Node packages the tests need (a real OpenID Connect provider, a browser driver).
+$(NODE_INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(INSTALLED)
+
+run: $(INSTALLED)
+	$(BIN)/python manage.py run
+
+test: $(INSTALLED) $(NODE_INSTALLED) lint types pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(INSTALLED)
+	$(BIN)/mypy .
+
+pytest: $(INSTALLED) $(NODE_INSTALLED)
+	$(BIN)/pytest
+
+# Extract new strings into locale/ and compile; translate locale/uk/LC_MESSAGES/django.po in between.
+messages: $(INSTALLED)
+	$(BIN)/python manage.py makemessages --locale uk --locale en --ignore '.venv/*' --ignore 'node_modules/*' --ignore 'var/*' --no-obsolete
+	$(BIN)/python manage.py compilemessages --ignore '.venv/*' --ignore 'node_modules/*'
+
+services-start: $(INSTALLED)
+	$(BIN)/python -m nexus.embedded start
+
+services-stop: $(INSTALLED)
+	$(BIN)/python -m nexus.embedded stop
+
+# Stops the embedded servers and deletes their data; the next `make run` starts afresh.
+clean-data: $(INSTALLED)
+	$(BIN)/python -m nexus.embedded remove-data

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from guardian.admin import GuardedModelAdminMixin
+
+from apps.accounts import services
+from apps.accounts.models import ApiKey, Membership, Organization, User
+
+
+class MembershipInline(admin.StackedInline[Membership, User]):
+    model = Membership
+    fk_name = "user"
+    extra = 0
+    max_num = 1
+    can_delete = True
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin[Organization]):
+    list_display = ["name", "slug", "is_active", "member_count", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+    @admin.display(description=_("members"))
+    def member_count(self, obj: Organization) -> int:
+        return obj.memberships.count()
+
+
+@admin.register(User)
+class UserAdmin(GuardedModelAdminMixin, DjangoUserAdmin):  # type: ignore[misc]
+    inlines = [MembershipInline]
+    list_display = ["username", "email", "organization_name", "role_name", "is_active", "is_staff", "last_login"]
+    list_filter = ["is_active", "is_staff", "membership__role", "membership__organization"]
+    search_fields = ["username", "email", "first_name", "last_name", "oidc_subject"]
+    list_select_related = ["membership__organization"]
+    fieldsets = (*DjangoUserAdmin.fieldsets, (_("Single sign-on"), {"fields": ["oidc_subject"]}))  # type: ignore[misc]
+
+    @admin.display(description=_("organisation"), ordering="membership__organization__name")
+    def organization_name(self, obj: User) -> str:
+        return str(obj.organization or "—")
+
+    @admin.display(description=_("role"), ordering="membership__role")
+    def role_name(self, obj: User) -> str:
+        membership = obj.membership_or_none
+        return str(membership.get_role_display()) if membership else "—"
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        membership = form.instance.membership_or_none
+        if membership is not None:
+            # Keep the role's groups in step with an edit made through the inline.
+            services.membership_set(user=form.instance, organization=membership.organization, role=membership.role)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin[Membership]):
+    list_display = ["user", "organization", "role", "created_at"]
+    list_filter = ["role", "organization"]
+    search_fields = ["user__username", "user__email", "organization__name"]
+    autocomplete_fields = ["user", "organization"]
+    list_select_related = ["user", "organization"]
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        services.membership_set(user=obj.user, organization=obj.organization, role=obj.role)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
+    list_display = ["name", "prefix", "organization", "user", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["organization", "revoked_at"]
+    search_fields = ["name", "prefix", "user__username"]
+    readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    fields = ["organization", "user", "name", *readonly_fields]
+    list_select_related = ["organization", "user"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Keys are issued on the API keys page, the only place that can show the secret once.
+        return False
+
+    @admin.action(description=_("Revoke the selected keys"))
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for api_key in queryset:
+            services.api_key_revoke(api_key=api_key)
+        messages.success(request, _("Revoked %(count)d keys.") % {"count": queryset.count()})

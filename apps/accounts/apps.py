@@ -1,0 +1,21 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AccountsConfig(AppConfig):
+    name = "apps.accounts"
+    label = "accounts"
+    verbose_name = _("Accounts and organisations")
+
+    def ready(self) -> None:
+        from auditlog.registry import auditlog
+        from django.db.models.signals import post_migrate
+
+        from apps.accounts import models
+        from apps.accounts.roles import sync_role_groups
+
+        auditlog.register(models.Organization)
+        auditlog.register(models.User, exclude_fields=["password", "last_login"])
+        auditlog.register(models.Membership)
+        auditlog.register(models.ApiKey, exclude_fields=["key_hash"])
+        post_migrate.connect(sync_role_groups, sender=self)

@@ -1,0 +1,64 @@
+"""Roles and the Django groups that carry their permissions.
+
+Each role is a group of the same name. The groups are rebuilt from this table
+after every migration, so a permission added here reaches every user of the
+role. Later apps extend ``ROLE_PERMISSIONS`` with their own models' codenames.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
+
+from apps.accounts.choices import Role
+
+# "app_label.codename" per role. Object permissions (django-guardian) come on top of these.
+ROLE_PERMISSIONS: dict[str, set[str]] = {
+    Role.INVESTIGATOR: {
+        "accounts.view_organization",
+        "accounts.view_membership",
+        "accounts.view_user",
+    },
+    Role.SUPERVISOR: {
+        "accounts.view_organization",
+        "accounts.view_membership",
+        "accounts.view_user",
+        "accounts.view_pii",
+    },
+    Role.ADMIN: {
+        "accounts.view_organization",
+        "accounts.view_membership",
+        "accounts.add_membership",
+        "accounts.change_membership",
+        "accounts.delete_membership",
+        "accounts.view_user",
+        "accounts.add_user",
+        "accounts.change_user",
+        "accounts.view_apikey",
+        "accounts.add_apikey",
+        "accounts.change_apikey",
+        "accounts.view_pii",
+        "accounts.export_pii",
+        "core.view_healthcheck",
+    },
+    Role.PARTNER: {
+        "accounts.view_organization",
+    },
+}
+
+
+def role_permissions(role: str) -> list[Permission]:
+    query = Q()
+    for name in ROLE_PERMISSIONS[role]:
+        app_label, codename = name.split(".", 1)
+        query |= Q(content_type__app_label=app_label, codename=codename)
+    return list(Permission.objects.filter(query))
+
+
+def sync_role_groups(**_kwargs: Any) -> None:
+    """Create one group per role and give it exactly the permissions of ``ROLE_PERMISSIONS``."""
+    for role in Role:
+        group, _created = Group.objects.get_or_create(name=role.value)
+        group.permissions.set(role_permissions(role))

@@ -1,0 +1,9 @@
+"""The partner REST API, version 1: one include per app."""
+
+from django.urls import include, path
+
+app_name = "api"
+
+urlpatterns = [
+    path("", include("apps.accounts.api.urls")),
+]

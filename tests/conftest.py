@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+
+from apps.accounts.choices import Role
+from apps.accounts.models import Organization, User
+from tests.factories import OrganizationFactory, member
+
+
+@pytest.fixture
+def organization(db: None) -> Organization:
+    return OrganizationFactory(name="Київська митниця", slug="kyiv-customs")
+
+
+@pytest.fixture
+def other_organization(db: None) -> Organization:
+    return OrganizationFactory(name="Одеська митниця", slug="odesa-customs")
+
+
+@pytest.fixture
+def investigator(organization: Organization) -> User:
+    return member(Role.INVESTIGATOR, organization, username="investigator")
+
+
+@pytest.fixture
+def supervisor(organization: Organization) -> User:
+    return member(Role.SUPERVISOR, organization, username="supervisor")
+
+
+@pytest.fixture
+def org_admin(organization: Organization) -> User:
+    return member(Role.ADMIN, organization, username="orgadmin")
+
+
+@pytest.fixture
+def partner(organization: Organization) -> User:
+    return member(Role.PARTNER, organization, username="partner")
+
+
+@pytest.fixture
+def outsider(other_organization: Organization) -> User:
+    return member(Role.ADMIN, other_organization, username="outsider")
