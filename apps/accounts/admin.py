@@ -7,10 +7,13 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
-from guardian.admin import GuardedModelAdminMixin
 
 from apps.accounts import services
 from apps.accounts.models import ApiKey, Membership, Organization, User
+from apps.core.admin import OrganizationScopedAdmin
+
+# What only a platform superuser may change on a user: granting these is how privileges would escalate.
+PRIVILEGED_USER_FIELDS = ["is_superuser", "is_staff", "groups", "user_permissions", "oidc_subject"]
 
 
 class MembershipInline(admin.StackedInline[Membership, User]):
@@ -18,11 +21,15 @@ class MembershipInline(admin.StackedInline[Membership, User]):
     fk_name = "user"
     extra = 0
     max_num = 1
-    can_delete = True
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "organization":
+            kwargs["queryset"] = Organization.objects.restrict(request.user, "view")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin[Organization]):
+class OrganizationAdmin(OrganizationScopedAdmin):
     list_display = ["name", "slug", "is_active", "member_count", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "slug"]
@@ -34,13 +41,25 @@ class OrganizationAdmin(admin.ModelAdmin[Organization]):
 
 
 @admin.register(User)
-class UserAdmin(GuardedModelAdminMixin, DjangoUserAdmin):  # type: ignore[misc]
+class UserAdmin(OrganizationScopedAdmin, DjangoUserAdmin):
     inlines = [MembershipInline]
     list_display = ["username", "email", "organization_name", "role_name", "is_active", "is_staff", "last_login"]
-    list_filter = ["is_active", "is_staff", "membership__role", "membership__organization"]
-    search_fields = ["username", "email", "first_name", "last_name", "oidc_subject"]
+    list_filter = ["is_active", "is_staff", "membership__role"]
+    search_fields = ["username", "email", "first_name", "last_name"]
     list_select_related = ["membership__organization"]
     fieldsets = (*DjangoUserAdmin.fieldsets, (_("Single sign-on"), {"fields": ["oidc_subject"]}))  # type: ignore[misc]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += PRIVILEGED_USER_FIELDS
+        return readonly
+
+    def get_list_filter(self, request: HttpRequest) -> list[Any]:
+        filters = list(super().get_list_filter(request))
+        if request.user.is_superuser:
+            filters.append("membership__organization")
+        return filters
 
     @admin.display(description=_("organisation"), ordering="membership__organization__name")
     def organization_name(self, obj: User) -> str:
@@ -53,18 +72,17 @@ class UserAdmin(GuardedModelAdminMixin, DjangoUserAdmin):  # type: ignore[misc]
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        membership = form.instance.membership_or_none
+        membership = Membership.objects.filter(user=form.instance).first()
         if membership is not None:
-            # Keep the role's groups in step with an edit made through the inline.
+            # Keep the role's groups and the staff flag in step with an edit made through the inline.
             services.membership_set(user=form.instance, organization=membership.organization, role=membership.role)
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin[Membership]):
+class MembershipAdmin(OrganizationScopedAdmin):
     list_display = ["user", "organization", "role", "created_at"]
-    list_filter = ["role", "organization"]
+    list_filter = ["role"]
     search_fields = ["user__username", "user__email", "organization__name"]
-    autocomplete_fields = ["user", "organization"]
     list_select_related = ["user", "organization"]
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
@@ -72,21 +90,23 @@ class MembershipAdmin(admin.ModelAdmin[Membership]):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
+class ApiKeyAdmin(OrganizationScopedAdmin):
     list_display = ["name", "prefix", "organization", "user", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["organization", "revoked_at"]
+    list_filter = ["revoked_at"]
     search_fields = ["name", "prefix", "user__username"]
-    readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
-    fields = ["organization", "user", "name", *readonly_fields]
+    readonly_fields = ["organization", "user", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name", *readonly_fields]
     list_select_related = ["organization", "user"]
     actions = ["revoke"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        # Keys are issued on the API keys page, the only place that can show the secret once.
+        # Keys are issued on the API keys page, the only place that shows the secret, once.
         return False
 
     @admin.action(description=_("Revoke the selected keys"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        for api_key in queryset:
+        revoked = 0
+        for api_key in queryset.filter(revoked_at__isnull=True):
             services.api_key_revoke(api_key=api_key)
-        messages.success(request, _("Revoked %(count)d keys.") % {"count": queryset.count()})
+            revoked += 1
+        messages.success(request, _("Revoked %(count)d keys.") % {"count": revoked})
