@@ -32,11 +32,11 @@ class Command(BaseCommand):
             slug: Organization.objects.filter(slug=slug).first() or organization_create(name=name, slug=slug)
             for name, slug in (DEMO_ORGANIZATION, PARTNER_ORGANIZATION)
         }
-        rows = []
+        rows: list[tuple[str, str, str]] = []
         for username, role, (_name, slug), first_name, last_name in DEMO_USERS:
             user = self._user(username, first_name=first_name, last_name=last_name)
             membership_set(user=user, organization=organizations[slug], role=role)
-            rows.append((username, role.label, organizations[slug].name))
+            rows.append((username, str(role.label), organizations[slug].name))
         platform = self._user(SUPERUSER, first_name="Platform", last_name="Operator")
         if not platform.is_superuser:
             platform.is_superuser = platform.is_staff = True
@@ -44,8 +44,8 @@ class Command(BaseCommand):
         rows.append((SUPERUSER, "superuser (Django admin)", "—"))
 
         self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
-        for username, role, organization in rows:
-            self.stdout.write(f"  {username:<14} {role!s:<26} {organization}")
+        for username, role_label, organization in rows:
+            self.stdout.write(f"  {username:<14} {role_label:<26} {organization}")
 
         partner = User.objects.get(username="partner")
         if not ApiKey.objects.filter(user=partner, revoked_at__isnull=True).exists():
