@@ -6,10 +6,3 @@ class CoreConfig(AppConfig):
     name = "apps.core"
     label = "core"
     verbose_name = _("Core")
-
-    def ready(self) -> None:
-        from auditlog.registry import auditlog
-
-        from apps.core.models import HealthCheck
-
-        auditlog.register(HealthCheck)

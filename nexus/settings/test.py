@@ -9,6 +9,8 @@ DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 WHITENOISE_USE_FINDERS = True
+# Serve from the finders only; collectstatic is a production step.
+WHITENOISE_AUTOREFRESH = True
 LANGUAGE_CODE = "en"
 
 # Other logical databases than a running `make run`, so tests never touch its queues or cache.
