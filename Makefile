@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 
-.PHONY: run test lint types pytest install messages services-start services-stop clean-data
+.PHONY: run test lint types pytest install messages services-start services-stop clean-data api-schema
 
 $(INSTALLED): requirements/base.txt requirements/local.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,12 @@ pytest: $(INSTALLED) $(NODE_INSTALLED)
 
 # Extract new strings into locale/ and compile; translate locale/uk/LC_MESSAGES/django.po in between.
 messages: $(INSTALLED)
-	$(BIN)/python manage.py makemessages --locale uk --locale en --ignore '.venv/*' --ignore 'node_modules/*' --ignore 'var/*' --no-obsolete
+	$(BIN)/python manage.py makemessages --locale uk --locale en --ignore '.venv/*' --ignore 'node_modules/*' --ignore 'var/*' --ignore 'tests/*' --no-obsolete
 	$(BIN)/python manage.py compilemessages --ignore '.venv/*' --ignore 'node_modules/*'
+
+# Regenerate the committed OpenAPI schema; tests/accounts/test_api_schema.py fails while it differs from the code.
+api-schema: $(INSTALLED)
+	$(BIN)/python manage.py spectacular --lang en --validate --fail-on-warn --file docs/api/openapi.yaml
 
 services-start: $(INSTALLED)
 	$(BIN)/python -m nexus.embedded start

@@ -11,7 +11,8 @@ class AccountsConfig(AppConfig):
         from auditlog.registry import auditlog
         from django.db.models.signals import post_migrate
 
-        from apps.accounts import models
+        from apps.accounts import models, signals  # noqa: F401 - signals registers its receivers
+        from apps.accounts.api import schema  # noqa: F401 - registers the OpenAPI authentication extensions
         from apps.accounts.roles import sync_role_groups
 
         auditlog.register(models.Organization)

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps as django_apps
+from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Q
 
 from apps.accounts.choices import Role
@@ -50,15 +54,26 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
 
 
 def role_permissions(role: str) -> list[Permission]:
+    """The permissions of ``role``; a name in ``ROLE_PERMISSIONS`` that matches none is a configuration error."""
+    names = ROLE_PERMISSIONS[role]
+    if not names:
+        return []
     query = Q()
-    for name in ROLE_PERMISSIONS[role]:
+    for name in names:
         app_label, codename = name.split(".", 1)
         query |= Q(content_type__app_label=app_label, codename=codename)
-    return list(Permission.objects.filter(query))
+    permissions = list(Permission.objects.filter(query).select_related("content_type"))
+    missing = names - {f"{p.content_type.app_label}.{p.codename}" for p in permissions}
+    if missing:
+        raise ImproperlyConfigured(f"ROLE_PERMISSIONS[{role!r}] names unknown permissions: {sorted(missing)}")
+    return permissions
 
 
-def sync_role_groups(**_kwargs: Any) -> None:
+def sync_role_groups(using: str = DEFAULT_DB_ALIAS, **_kwargs: Any) -> None:
     """Create one group per role and give it exactly the permissions of ``ROLE_PERMISSIONS``."""
+    # post_migrate reaches accounts before the apps listed after it have their permissions; create them all first.
+    for app_config in django_apps.get_app_configs():
+        create_permissions(app_config, verbosity=0, using=using)
     for role in Role:
-        group, _created = Group.objects.get_or_create(name=role.value)
+        group, _created = Group.objects.using(using).get_or_create(name=role.value)
         group.permissions.set(role_permissions(role))

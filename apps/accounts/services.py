@@ -10,16 +10,44 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from apps.accounts.choices import Role
 from apps.accounts.models import ApiKey, Membership, Organization, User
 from apps.core.errors import DomainError
+from apps.core.notifications import notification_sessions_end
 
 API_KEY_PREFIX = "nxs"
 
+# Ukrainian national transliteration (Cabinet of Ministers resolution 55, 2010), for slugs of Cyrillic names.
+_UKRAINIAN_LATIN = {
+    "а": "a", "б": "b", "в": "v", "г": "h", "ґ": "g", "д": "d", "е": "e", "є": "ie", "ж": "zh", "з": "z",
+    "и": "y", "і": "i", "ї": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p",
+    "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh",
+    "щ": "shch", "ь": "", "ю": "iu", "я": "ia", "'": "", "’": "", "ʼ": "",
+}  # fmt: skip
+# At the start of a word these letters are spelt with a leading "y".
+_UKRAINIAN_LATIN_INITIAL = {"є": "ye", "ї": "yi", "й": "y", "ю": "yu", "я": "ya"}
+
+
+def transliterate(text: str) -> str:
+    """Latin spelling of Ukrainian text; other characters pass through."""
+    lowered = text.lower().replace("зг", "зgh")
+    return "".join(
+        _UKRAINIAN_LATIN_INITIAL[char]
+        if char in _UKRAINIAN_LATIN_INITIAL and (i == 0 or not _is_in_word(lowered[i - 1]))
+        else _UKRAINIAN_LATIN.get(char, char)
+        for i, char in enumerate(lowered)
+    )
+
+
+def _is_in_word(char: str) -> bool:
+    # The apostrophe sits inside a word (Знам'янка → Znamianka).
+    return char.isalpha() or char in "'’ʼ"
+
 
 def organization_create(*, name: str, slug: str | None = None) -> Organization:
-    organization = Organization(name=name, slug=slug or slugify(name)[:64])
+    organization = Organization(name=name, slug=slug or slugify(transliterate(name))[:64])
     organization.full_clean()
     organization.save()
     return organization
@@ -27,12 +55,20 @@ def organization_create(*, name: str, slug: str | None = None) -> Organization:
 
 @transaction.atomic
 def membership_set(*, user: User, organization: Organization, role: str) -> Membership:
-    """Put ``user`` in ``organization`` with ``role``; the user's role groups follow."""
+    """Put ``user`` in ``organization`` with ``role``; the role's group and the staff flag follow.
+
+    Moving a user to another organisation revokes the API keys they held in the old one: a key belongs to one
+    organisation and must not come back to life if the user ever returns.
+    """
     if role not in Role.values:
-        raise DomainError(f"unknown role {role!r}")
+        raise DomainError(_("Unknown role “%(role)s”.") % {"role": role})
+    previous = Membership.objects.filter(user=user).values_list("organization_id", "role").first()
     membership, _created = Membership.objects.update_or_create(
         user=user, defaults={"organization": organization, "role": role}
     )
+    if previous is not None and previous != (organization.pk, role):
+        # Open sockets joined the old organisation's groups; make them reconnect under the new membership.
+        notification_sessions_end(user_id=user.pk)
     role_groups = Group.objects.filter(name__in=Role.values)
     user.groups.remove(*role_groups.exclude(name=role))
     user.groups.add(Group.objects.get(name=role))
@@ -41,6 +77,12 @@ def membership_set(*, user: User, organization: Organization, role: str) -> Memb
     if user.is_staff != is_staff:
         user.is_staff = is_staff
         user.save(update_fields=["is_staff"])
+    for api_key in ApiKey.objects.filter(user=user, revoked_at__isnull=True).exclude(organization=organization):
+        api_key_revoke(api_key=api_key)
+    # The user object may be reused in this request; its cached membership and permissions are now stale.
+    for cached in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(cached, None)
+    user.membership = membership
     return membership
 
 
@@ -55,17 +97,18 @@ class IssuedApiKey:
     raw_key: str
 
 
+@transaction.atomic
 def api_key_create(*, user: User, name: str, created_by: User | None = None) -> IssuedApiKey:
     """Issue a key acting as ``user``. The raw key is returned once and never stored."""
     organization = user.organization
-    if organization is None:
-        raise DomainError("an API key needs a user who belongs to an organisation")
-    prefix = secrets.token_hex(4)
+    if organization is None or not organization.is_active or not user.is_active:
+        raise DomainError(_("An API key needs an active user of an active organisation."))
+    prefix = secrets.token_hex(6)
     raw_key = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     api_key = ApiKey(
         organization=organization,
         user=user,
-        name=name,
+        name=name.strip(),
         prefix=prefix,
         key_hash=hash_api_key(raw_key),
         created_by=created_by,
@@ -76,6 +119,7 @@ def api_key_create(*, user: User, name: str, created_by: User | None = None) -> 
 
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    """Revoke ``api_key`` for good; revoking it again changes nothing."""
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at", "updated_at"])

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -9,11 +11,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts import selectors, services
 from apps.accounts.forms import ApiKeyForm
 from apps.accounts.oidc import provider_logout_url
+from apps.core.errors import DomainError
 
 
 class LoginView(auth_views.LoginView):
@@ -23,6 +27,13 @@ class LoginView(auth_views.LoginView):
     def get_context_data(self, **kwargs: object) -> dict[str, object]:
         context = super().get_context_data(**kwargs)
         context["oidc_enabled"] = settings.OIDC_ENABLED
+        if settings.OIDC_ENABLED:
+            # The SSO button carries ?next= so single sign-on lands where the password form would.
+            next_url = self.get_redirect_url()
+            oidc_login_url = reverse("oidc_authentication_init")
+            context["oidc_login_url"] = (
+                f"{oidc_login_url}?{urlencode({'next': next_url})}" if next_url else oidc_login_url
+            )
         return context
 
 
@@ -38,30 +49,38 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required("accounts.view_apikey", raise_exception=True)
 def api_key_list(request: HttpRequest) -> HttpResponse:
-    keys = selectors.api_key_list(user=request.user)  # type: ignore[arg-type]
+    keys = selectors.api_key_list(user=request.user)
     return render(request, "accounts/api_keys.html", {"api_keys": keys})
 
 
+@never_cache
 @login_required
 @permission_required("accounts.add_apikey", raise_exception=True)
 def api_key_create_view(request: HttpRequest) -> HttpResponse:
-    users = selectors.organization_users(user=request.user)  # type: ignore[arg-type]
-    form = ApiKeyForm(request.POST or None, users=users)
+    """Issue a key and show its secret in this one response, which no browser or proxy may cache."""
+    form = ApiKeyForm(request.POST or None, users=selectors.api_key_user_choices(user=request.user))
     if request.method == "POST" and form.is_valid():
-        issued = services.api_key_create(
-            user=form.cleaned_data["user"],
-            name=form.cleaned_data["name"],
-            created_by=request.user,  # type: ignore[arg-type]
-        )
-        return render(request, "accounts/api_key_issued.html", {"issued": issued})
+        try:
+            issued = services.api_key_create(
+                user=form.cleaned_data["user"],
+                name=form.cleaned_data["name"],
+                created_by=request.user,  # type: ignore[arg-type]
+            )
+        except DomainError as error:
+            form.add_error(None, str(error))
+        else:
+            return render(request, "accounts/api_key_issued.html", {"issued": issued})
     return render(request, "accounts/api_key_form.html", {"form": form})
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("accounts.change_apikey", raise_exception=True)
 def api_key_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
-    api_key = get_object_or_404(selectors.api_key_list(user=request.user), pk=pk)  # type: ignore[arg-type]
-    services.api_key_revoke(api_key=api_key)
-    messages.success(request, _("The API key “%(name)s” was revoked.") % {"name": api_key.name})
-    return redirect("accounts:api-keys")
+    """Ask first (GET), revoke on POST: partners lose access at once and a revoked key never comes back."""
+    api_key = get_object_or_404(selectors.api_key_list(user=request.user, action="change"), pk=pk)
+    if request.method == "POST":
+        services.api_key_revoke(api_key=api_key)
+        messages.success(request, _("The API key “%(name)s” was revoked.") % {"name": api_key.name})
+        return redirect("accounts:api-keys")
+    return render(request, "accounts/api_key_revoke.html", {"api_key": api_key})

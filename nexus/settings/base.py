@@ -102,12 +102,15 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.core.context_processors.navigation",
+                "apps.core.context_processors.language_switcher",
             ],
         },
     },
 ]
 
 DATABASES = {"default": dj_database_url.parse(embedded.database_url(), conn_max_age=0)}
+# A database host that drops packets must fail /healthz and requests quickly rather than hang them.
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = embedded.redis_url()
@@ -186,6 +189,10 @@ OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", f"{OIDC_OP_ISSUE
 OIDC_OP_LOGOUT_ENDPOINT = os.environ.get("OIDC_OP_LOGOUT_ENDPOINT", f"{OIDC_OP_ISSUER}/protocol/openid-connect/logout")
 OIDC_OP_LOGOUT_URL_METHOD = "apps.accounts.oidc.provider_logout_url"
 OIDC_STORE_ID_TOKEN = True
+OIDC_USE_PKCE = True
+# Seconds to wait for the provider; without it a hung provider hangs the worker serving the request.
+OIDC_TIMEOUT = 10
+OIDC_CALLBACK_CLASS = "apps.accounts.oidc.KeycloakCallbackView"
 # How Keycloak's roles and organisation claim map onto Nexus roles and organisations.
 OIDC_ROLE_MAP = {
     "investigator": os.environ.get("OIDC_ROLE_INVESTIGATOR", "nexus-investigator"),
@@ -196,10 +203,11 @@ OIDC_ROLE_MAP = {
 OIDC_ORGANIZATION_CLAIM = os.environ.get("OIDC_ORGANIZATION_CLAIM", "organization")
 
 REST_FRAMEWORK = {
+    # The first class names the WWW-Authenticate challenge of a 401, so partners are told to send an API key.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "apps.accounts.api.authentication.ApiKeyAuthentication",
         "apps.accounts.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.core.api.permissions.OrganizationMemberPermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -214,6 +222,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No online validator badge: the docs must work offline and not tell a third party where our schema lives.
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None},
+    # Tags and operation ids come from the path after the version: "organizations", not "v1".
+    "SCHEMA_PATH_PREFIX": r"/api/v1/",
     "COMPONENT_SPLIT_REQUEST": True,
 }
 

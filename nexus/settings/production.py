@@ -7,7 +7,10 @@ from django.core.exceptions import ImproperlyConfigured
 from .base import *  # noqa: F403
 
 REQUIRED_ENVIRONMENT = ("SECRET_KEY", "PII_PEPPER", "DATABASE_URL", "REDIS_URL")
-_missing = [name for name in REQUIRED_ENVIRONMENT if not os.environ.get(name)]
+# Single sign-on is optional, but once a client id is set, a half-configured provider must not start.
+OIDC_REQUIRED_ENVIRONMENT = ("OIDC_RP_CLIENT_SECRET", "OIDC_OP_ISSUER")
+_required = REQUIRED_ENVIRONMENT + (OIDC_REQUIRED_ENVIRONMENT if os.environ.get("OIDC_RP_CLIENT_ID") else ())
+_missing = [name for name in _required if not os.environ.get(name)]
 if _missing:
     raise ImproperlyConfigured(f"production settings need these environment variables: {', '.join(_missing)}")
 

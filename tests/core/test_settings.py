@@ -19,7 +19,7 @@ REQUIRED = {
 
 
 def load_production_settings(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if key not in REQUIRED}
+    env = {key: value for key, value in os.environ.items() if key not in REQUIRED and not key.startswith("OIDC_")}
     env.update(environment, DJANGO_SETTINGS_MODULE="nexus.settings.production")
     code = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
     return subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True)
@@ -39,3 +39,20 @@ def test_production_refuses_to_start_without(missing: str) -> None:
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert missing in result.stderr.splitlines()[-1]
+
+
+def test_production_with_sso_needs_the_providers_secret_and_issuer() -> None:
+    result = load_production_settings({**REQUIRED, "OIDC_RP_CLIENT_ID": "nexus"})
+
+    assert result.returncode != 0
+    assert "OIDC_RP_CLIENT_SECRET, OIDC_OP_ISSUER" in result.stderr
+
+    configured = load_production_settings(
+        {
+            **REQUIRED,
+            "OIDC_RP_CLIENT_ID": "nexus",
+            "OIDC_RP_CLIENT_SECRET": "x",
+            "OIDC_OP_ISSUER": "https://sso/realms/r",
+        }
+    )
+    assert configured.returncode == 0, configured.stderr

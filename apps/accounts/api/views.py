@@ -1,11 +1,15 @@
+from __future__ import annotations
+
+from typing import cast
+
 from drf_spectacular.utils import extend_schema
-from rest_framework import viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.api.serializers import MeSerializer, OrganizationSerializer
-from apps.accounts.models import Organization
+from apps.accounts.models import Organization, User
+from apps.core.api.viewsets import RestrictedReadOnlyModelViewSet
 
 
 class MeView(APIView):
@@ -13,13 +17,11 @@ class MeView(APIView):
 
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
-        return Response(MeSerializer(request.user, context={"request": request}).data)
+        return Response(MeSerializer(cast(User, request.user), context={"request": request}).data)
 
 
-class OrganizationViewSet(viewsets.ReadOnlyModelViewSet):
+class OrganizationViewSet(RestrictedReadOnlyModelViewSet):
     """The caller's organisation; others are never listed."""
 
+    queryset = Organization.objects.all()
     serializer_class = OrganizationSerializer
-
-    def get_queryset(self):  # type: ignore[no-untyped-def]
-        return Organization.objects.restrict(self.request.user, "view")
