@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task, shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 
 from apps.core.health import health_check_prune, health_check_run
@@ -20,3 +21,9 @@ def health_check(self: Task[Any, Any]) -> int:
 @shared_task(ignore_result=True)
 def prune_health_checks() -> int:
     return health_check_prune()
+
+
+@worker_ready.connect
+def health_check_on_worker_start(**_kwargs: Any) -> None:
+    """Report a freshly started worker at once instead of after the first beat interval."""
+    health_check.delay()

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "apps.core",
     "apps.accounts",
+    "apps.datasets",
 ]
 
 MIDDLEWARE = [

@@ -54,6 +54,8 @@ def celery_worker(django_db_setup: None, tmp_path_factory: pytest.TempPathFactor
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "nexus.settings.test", "DATABASE_URL": worker_database_url()}
     # Tasks left on the test queue by an interrupted run must not run now.
     celery_app.control.purge()
+    with redis_client() as client:
+        client.delete(WORKER_HEARTBEAT_KEY)
     command = [sys.executable, "-m", "celery", "-A", "nexus", "worker", "--pool", "solo", "--hostname", WORKER_NAME]
     command += ["--loglevel", "INFO", "--without-mingle", "--without-gossip"]
     with log_path.open("wb") as log:
@@ -63,6 +65,12 @@ def celery_worker(django_db_setup: None, tmp_path_factory: pytest.TempPathFactor
         while not celery_app.control.ping(destination=[WORKER_NAME], timeout=0.5):
             if worker.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the worker did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+        # A worker reports itself as soon as it is ready; wait for that so it cannot land inside a test.
+        with redis_client() as client:
+            while not client.exists(WORKER_HEARTBEAT_KEY):
+                if time.monotonic() > deadline:
+                    pytest.fail("the worker did not run its start-up health check")
+                time.sleep(0.1)
         yield worker
     finally:
         worker.terminate()
