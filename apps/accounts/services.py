@@ -16,38 +16,13 @@ from apps.accounts.choices import Role
 from apps.accounts.models import ApiKey, Membership, Organization, User
 from apps.core.errors import DomainError
 from apps.core.notifications import notification_sessions_end
+from apps.core.translit import transliterate_uk
 
 API_KEY_PREFIX = "nxs"
 
-# Ukrainian national transliteration (Cabinet of Ministers resolution 55, 2010), for slugs of Cyrillic names.
-_UKRAINIAN_LATIN = {
-    "а": "a", "б": "b", "в": "v", "г": "h", "ґ": "g", "д": "d", "е": "e", "є": "ie", "ж": "zh", "з": "z",
-    "и": "y", "і": "i", "ї": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p",
-    "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh",
-    "щ": "shch", "ь": "", "ю": "iu", "я": "ia", "'": "", "’": "", "ʼ": "",
-}  # fmt: skip
-# At the start of a word these letters are spelt with a leading "y".
-_UKRAINIAN_LATIN_INITIAL = {"є": "ye", "ї": "yi", "й": "y", "ю": "yu", "я": "ya"}
-
-
-def transliterate(text: str) -> str:
-    """Latin spelling of Ukrainian text; other characters pass through."""
-    lowered = text.lower().replace("зг", "зgh")
-    return "".join(
-        _UKRAINIAN_LATIN_INITIAL[char]
-        if char in _UKRAINIAN_LATIN_INITIAL and (i == 0 or not _is_in_word(lowered[i - 1]))
-        else _UKRAINIAN_LATIN.get(char, char)
-        for i, char in enumerate(lowered)
-    )
-
-
-def _is_in_word(char: str) -> bool:
-    # The apostrophe sits inside a word (Знам'янка → Znamianka).
-    return char.isalpha() or char in "'’ʼ"
-
 
 def organization_create(*, name: str, slug: str | None = None) -> Organization:
-    organization = Organization(name=name, slug=slug or slugify(transliterate(name))[:64])
+    organization = Organization(name=name, slug=slug or slugify(transliterate_uk(name))[:64])
     organization.full_clean()
     organization.save()
     return organization

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
 
+from apps.core.translit import transliterate_uk
 from apps.datasets.synthetic import codes, reference
 from apps.datasets.synthetic.config import SPLIT_THRESHOLD_EUR
-from apps.datasets.synthetic.translit import transliterate_uk
 
 ROWS = 20_000
 SEED = 11

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from apps.core.translit import transliterate_uk
 from apps.datasets.synthetic import codes, names, reference
 from apps.datasets.synthetic.config import STREAM_PARTIES, GeneratorConfig
 from apps.datasets.synthetic.draws import Draws
-from apps.datasets.synthetic.translit import cyrillize, russify, transliterate_uk, typo
+from apps.datasets.synthetic.translit import cyrillize, russify, typo
 from apps.datasets.synthetic.writer import csv_escape, csv_unescape
 
 IntArray = npt.NDArray[np.int64]
