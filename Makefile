@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 
-.PHONY: run test lint types pytest install messages services-start services-stop clean-data api-schema
+.PHONY: run test lint types pytest install messages services-start services-stop clean-data api-schema benchmark-ingest
 
 $(INSTALLED): requirements/base.txt requirements/local.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,3 +53,8 @@ services-stop: $(INSTALLED)
 # Stops the embedded servers and deletes their data; the next `make run` starts afresh.
 clean-data: $(INSTALLED)
 	$(BIN)/python -m nexus.embedded remove-data
+
+# docs/performance.md: a ~600 MB declarations CSV end to end against a plain COPY (about 3 minutes with generation).
+benchmark-ingest: services-start
+	$(BIN)/python manage.py migrate --verbosity 0
+	$(BIN)/python manage.py benchmark_ingest

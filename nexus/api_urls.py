@@ -6,4 +6,5 @@ app_name = "api"
 
 urlpatterns = [
     path("", include("apps.accounts.api.urls")),
+    path("", include("apps.datasets.api.urls")),
 ]

@@ -18,18 +18,38 @@ from django.db.models import Q
 
 from apps.accounts.choices import Role
 
+# Uploading, mapping and retrying datasets, and reading the loaded records. Partners get none of it: a partner
+# integrates on entities, anomalies and cases, and a system that delivers files uses an API key issued for an
+# investigator's account.
+DATASET_WORK_PERMISSIONS = {
+    "datasets.view_dataset",
+    "datasets.add_dataset",
+    "datasets.change_dataset",
+    "datasets.view_columnmapping",
+    "datasets.add_columnmapping",
+    "datasets.change_columnmapping",
+    "datasets.view_customsdeclaration",
+    "datasets.view_taxinvoice",
+    "datasets.view_registrycompany",
+    "datasets.view_registryperson",
+    "datasets.view_telegrammessage",
+    "datasets.view_document",
+}
+
 # "app_label.codename" per role. Object permissions (django-guardian) come on top of these.
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     Role.INVESTIGATOR: {
         "accounts.view_organization",
         "accounts.view_membership",
         "accounts.view_user",
+        *DATASET_WORK_PERMISSIONS,
     },
     Role.SUPERVISOR: {
         "accounts.view_organization",
         "accounts.view_membership",
         "accounts.view_user",
         "accounts.view_pii",
+        *DATASET_WORK_PERMISSIONS,
     },
     Role.ADMIN: {
         "accounts.view_organization",
@@ -46,6 +66,10 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "accounts.view_pii",
         "accounts.export_pii",
         "core.view_healthcheck",
+        *DATASET_WORK_PERMISSIONS,
+        "datasets.view_datasetrun",
+        "datasets.view_quarantinedrow",
+        "datasets.delete_columnmapping",
     },
     Role.PARTNER: {
         "accounts.view_organization",

@@ -27,6 +27,12 @@ class NavItem:
 NAVIGATION = [
     NavItem(_("Home"), "core:home"),
     NavItem(
+        _("Datasets"),
+        "datasets:list",
+        _("Load customs declarations, tax invoices, registers and Telegram exports, and follow each file in."),
+        permission="datasets.view_dataset",
+    ),
+    NavItem(
         _("API keys"),
         "accounts:api-keys",
         _("Issue and revoke the keys partner systems use to call the API."),

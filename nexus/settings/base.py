@@ -46,6 +46,8 @@ def redis_db_url(base_url: str, db: int) -> str:
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 PII_PEPPER = os.environ.get("PII_PEPPER", "")
+# Encrypts the clear values behind the PII tokens (apps.privacy.vault); losing it loses every unlock.
+PII_VAULT_KEY = os.environ.get("PII_VAULT_KEY", "")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -70,6 +72,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "apps.core",
     "apps.accounts",
+    "apps.privacy",
     "apps.datasets",
 ]
 

@@ -6,7 +6,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
 
-REQUIRED_ENVIRONMENT = ("SECRET_KEY", "PII_PEPPER", "DATABASE_URL", "REDIS_URL")
+REQUIRED_ENVIRONMENT = ("SECRET_KEY", "PII_PEPPER", "PII_VAULT_KEY", "DATABASE_URL", "REDIS_URL")
 # Single sign-on is optional, but once a client id is set, a half-configured provider must not start.
 OIDC_REQUIRED_ENVIRONMENT = ("OIDC_RP_CLIENT_SECRET", "OIDC_OP_ISSUER")
 _required = REQUIRED_ENVIRONMENT + (OIDC_REQUIRED_ENVIRONMENT if os.environ.get("OIDC_RP_CLIENT_ID") else ())

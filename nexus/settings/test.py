@@ -5,6 +5,7 @@ from .base import REDIS_URL, redis_db_url
 
 SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only
 PII_PEPPER = "test-pii-pepper"
+PII_VAULT_KEY = "test-pii-vault-key"
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
 import pytest
+from asgiref.sync import SyncToAsync
 from channels.testing.live import make_application
 from daphne.testing import DaphneProcess
 from django.conf import settings
@@ -43,6 +45,9 @@ def asgi_live_server(transactional_db: None) -> Iterator[str]:
         clear_url_caches()
         # The child must open its own connections, never share the parent's sockets.
         connections.close_all()
+        # A fork keeps no thread but the forking one: once an async test has run, asgiref's executor for
+        # thread-sensitive code (the consumers' database calls) would hand work to a thread the child lacks.
+        SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
         server = DaphneProcess("localhost", partial(make_application, static_wrapper=ASGIStaticFilesHandler))
         server.start()
         try:

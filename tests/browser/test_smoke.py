@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext
 
 from apps.accounts.models import Organization, User
 from apps.core.notifications import notification_send_to_organization
@@ -72,7 +74,9 @@ def test_sign_in_see_home_get_notified_and_switch_language(
 
     assert result["homeLang"] == "uk"
     assert result["homeHeading"] == "Вітаємо, Олена Коваль"
-    assert result["navigation"] == ["Головна", "Документація API"]
+    with translation.override("uk"):
+        datasets = gettext("Datasets")
+    assert result["navigation"] == ["Головна", datasets, "Документація API"]
     assert result["htmxVersion"] == "2.0.11"
     assert result["firstTabStop"] == {"text": "Перейти до основного вмісту", "href": "#main", "visible": True}
     assert result["focusAfterSkip"] == "main"

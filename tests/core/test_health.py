@@ -57,6 +57,7 @@ def assert_no_secrets(text: str) -> None:
     revealing = [
         settings.SECRET_KEY,
         settings.PII_PEPPER,
+        settings.PII_VAULT_KEY,
         settings.CELERY_BROKER_URL,
         "redis://",
         "postgres://",

@@ -13,6 +13,7 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 REQUIRED = {
     "SECRET_KEY": "s3cret",
     "PII_PEPPER": "pepper",
+    "PII_VAULT_KEY": "vault-key",
     "DATABASE_URL": "postgres://nexus@127.0.0.1:1/nexus",
     "REDIS_URL": "redis://127.0.0.1:1/0",
 }

@@ -51,6 +51,8 @@ class Command(BaseCommand):
         self.stdout.write("database migrated")
         if not options["no_demo"]:
             call_command("demo_load")
+            self.stdout.write("\nDemo datasets (synthetic, docs/synthetic-data.md):")
+            call_command("demo_data")
 
         port = free_port(options["port"])
         python = sys.executable
