@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 
-.PHONY: run test lint types pytest install messages services-start services-stop clean-data api-schema benchmark-ingest
+.PHONY: run test lint types pytest install messages services-start services-stop clean-data api-schema benchmark-ingest \
+	benchmark-resolution benchmark-graph
 
 $(INSTALLED): requirements/base.txt requirements/local.txt
 	$(PYTHON) -m venv $(VENV)
@@ -58,3 +59,13 @@ clean-data: $(INSTALLED)
 benchmark-ingest: services-start
 	$(BIN)/python manage.py migrate --verbosity 0
 	$(BIN)/python manage.py benchmark_ingest
+
+# docs/performance.md: entity resolution speed and quality (P/R/F1) on generated data with a known answer.
+benchmark-resolution: services-start
+	$(BIN)/python manage.py migrate --verbosity 0
+	$(BIN)/python manage.py benchmark_resolution
+
+# docs/performance.md: 2-hop neighbourhoods and the graph analytics on 1,000,000 relationships.
+benchmark-graph: services-start
+	$(BIN)/python manage.py migrate --verbosity 0
+	$(BIN)/python manage.py benchmark_graph

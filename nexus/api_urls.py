@@ -7,4 +7,5 @@ app_name = "api"
 urlpatterns = [
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.datasets.api.urls")),
+    path("", include("apps.entities.api.urls")),
 ]

@@ -19,6 +19,7 @@ urlpatterns += i18n_patterns(
     path("", include("apps.core.urls")),
     path("accounts/", include("apps.accounts.urls")),
     path("datasets/", include("apps.datasets.urls")),
+    path("entities/", include("apps.entities.urls")),
     path("admin/", admin.site.urls),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     prefix_default_language=False,

@@ -36,6 +36,27 @@ DATASET_WORK_PERMISSIONS = {
     "datasets.view_document",
 }
 
+# Exploring the entity graph, reviewing matches, merging and splitting, screening against watchlists, and the
+# anomalies raised on entities.
+ENTITY_WORK_PERMISSIONS = {
+    "entities.view_entity",
+    "entities.change_entity",
+    "entities.view_entityname",
+    "entities.view_entityidentifier",
+    "entities.view_entitymention",
+    "entities.view_relationship",
+    "entities.view_matchcandidate",
+    "entities.change_matchcandidate",
+    "entities.view_entitymerge",
+    "entities.view_graphcycle",
+    "entities.view_graphanalysis",
+    "entities.view_watchlist",
+    "entities.add_watchlist",
+    "entities.change_watchlist",
+    "entities.view_watchlisthit",
+    "anomalies.view_anomaly",
+}
+
 # "app_label.codename" per role. Object permissions (django-guardian) come on top of these.
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     Role.INVESTIGATOR: {
@@ -43,6 +64,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "accounts.view_membership",
         "accounts.view_user",
         *DATASET_WORK_PERMISSIONS,
+        *ENTITY_WORK_PERMISSIONS,
     },
     Role.SUPERVISOR: {
         "accounts.view_organization",
@@ -50,6 +72,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "accounts.view_user",
         "accounts.view_pii",
         *DATASET_WORK_PERMISSIONS,
+        *ENTITY_WORK_PERMISSIONS,
     },
     Role.ADMIN: {
         "accounts.view_organization",
@@ -67,12 +90,17 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "accounts.export_pii",
         "core.view_healthcheck",
         *DATASET_WORK_PERMISSIONS,
+        *ENTITY_WORK_PERMISSIONS,
         "datasets.view_datasetrun",
         "datasets.view_quarantinedrow",
         "datasets.delete_columnmapping",
     },
+    # A partner reads entities, their links and the anomalies raised on them, never the records behind them.
     Role.PARTNER: {
         "accounts.view_organization",
+        "entities.view_entity",
+        "entities.view_relationship",
+        "anomalies.view_anomaly",
     },
 }
 

@@ -33,6 +33,12 @@ NAVIGATION = [
         permission="datasets.view_dataset",
     ),
     NavItem(
+        _("Entities"),
+        "entities:list",
+        _("The companies, people and accounts behind the records: their profiles, links, timelines and graph."),
+        permission="entities.view_entity",
+    ),
+    NavItem(
         _("API keys"),
         "accounts:api-keys",
         _("Issue and revoke the keys partner systems use to call the API."),

@@ -269,6 +269,18 @@ def _run(dataset: Dataset, run: DatasetRun, publisher: ProgressPublisher, starte
                 ),
             )
             dataset_id = dataset.pk
+            # The page hears "loaded, 100 %" before the post-load stages start (they may run in this process).
+            transaction.on_commit(
+                lambda: publisher.update(
+                    status=DatasetStatus.READY,
+                    stage=DatasetStage.HOOKS,
+                    percent=100,
+                    rows_read=result.rows_read,
+                    rows_loaded=result.rows_loaded,
+                    rows_quarantined=result.rows_quarantined,
+                    force=True,
+                )
+            )
             transaction.on_commit(lambda: _discard_upload(dataset_id))
             if hooks_inline:
                 transaction.on_commit(lambda: dataset_post_load(dataset_id=dataset_id))
@@ -288,6 +300,8 @@ def _run(dataset: Dataset, run: DatasetRun, publisher: ProgressPublisher, starte
             publisher=publisher,
             on_ready=finish_run,
         )
+    # Said again once the load returns: when the commit is not the outermost one (a caller's transaction), the
+    # commit-time message above comes only later.
     publisher.update(
         status=DatasetStatus.READY,
         stage=DatasetStage.HOOKS,

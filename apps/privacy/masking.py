@@ -40,6 +40,8 @@ class PIIKind(StrEnum):
     PHONE = "tel"
     EMAIL = "mail"
     ACCOUNT = "acct"
+    # Keys entity resolution blocks people on (parts of a normalised name); never stored in the vault.
+    MATCH_KEY = "key"
 
 
 def normalize_pii(value: str) -> str:
@@ -66,6 +68,14 @@ def pii_token(value: str, kind: PIIKind) -> str:
     if ledger is not None:
         ledger.note(token, kind, value)
     return token
+
+
+def match_key_token(key: str) -> str:
+    """A keyed hash of a matching key built from personal data: equal keys link, nothing can be read back.
+
+    Unlike ``pii_token`` it is never noted for the vault: the key is derived, not a value anyone may unlock.
+    """
+    return _token(_pepper(), PIIKind.MATCH_KEY, key)
 
 
 def pii_tokens(values: Iterable[str | None], kind: PIIKind) -> list[str | None]:

@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.privacy",
     "apps.datasets",
+    "apps.entities",
+    "apps.anomalies",
 ]
 
 MIDDLEWARE = [
@@ -232,6 +234,15 @@ SPECTACULAR_SETTINGS = {
     # Tags and operation ids come from the path after the version: "organizations", not "v1".
     "SCHEMA_PATH_PREFIX": r"/api/v1/",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets used by several fields get one readable name instead of a hash.
+    "ENUM_NAME_OVERRIDES": {
+        "RecordKindEnum": "apps.datasets.models.RecordKind",
+        "DatasetStatusEnum": "apps.datasets.models.DatasetStatus",
+        "EntityKindEnum": "apps.entities.models.EntityKind",
+        "RelationshipKindEnum": "apps.entities.models.RelationshipKind",
+        "MatchKindEnum": "apps.entities.models.ScorerKind",
+        "MatchCandidateStatusEnum": "apps.entities.models.MatchCandidate.Status",
+    },
 }
 
 GUARDIAN_RAISE_403 = True

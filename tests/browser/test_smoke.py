@@ -76,7 +76,8 @@ def test_sign_in_see_home_get_notified_and_switch_language(
     assert result["homeHeading"] == "Вітаємо, Олена Коваль"
     with translation.override("uk"):
         datasets = gettext("Datasets")
-    assert result["navigation"] == ["Головна", datasets, "Документація API"]
+        entities = gettext("Entities")
+    assert result["navigation"] == ["Головна", datasets, entities, "Документація API"]
     assert result["htmxVersion"] == "2.0.11"
     assert result["firstTabStop"] == {"text": "Перейти до основного вмісту", "href": "#main", "visible": True}
     assert result["focusAfterSkip"] == "main"
