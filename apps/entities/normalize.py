@@ -47,7 +47,7 @@ _FOLDS = (
     ("tz", "ts"), ("ye", "ie"), ("yu", "iu"), ("ya", "ia"), ("yi", "i"), ("oo", "u"), ("ou", "u"), ("ee", "i"),
     ("ie", "e"), ("y", "i"), ("g", "h"), ("kh", "h"), ("w", "v"), ("x", "ks"), ("q", "k"), ("c", "k"),
 )  # fmt: skip
-_REPEATS = re.compile(r"(.)\1+")
+_REPEATS = re.compile(r"([^\W\d_])\1+")
 _DOTTED_ABBREVIATION = re.compile(r"(?<=\w)\.(?=\w)")
 _NON_WORD = re.compile(r"[^\w]+")
 

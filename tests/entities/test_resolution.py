@@ -91,6 +91,7 @@ def test_spellings_of_one_company_share_a_key(left: str, right: str) -> None:
 
 
 def test_different_companies_keep_different_keys() -> None:
+    assert normalize.company_key("Агро 2000 ТОВ") != normalize.company_key("Агро 20 ТОВ")
     assert normalize.company_key("ТОВ «Зоря-Схід»") != normalize.company_key("ТОВ «Зоря-Захід»")
     assert normalize.company_key("Ningbo Hengda Trading Co., Ltd.") != normalize.company_key("Ningbo Hengxin Trading")
 
