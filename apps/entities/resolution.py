@@ -204,6 +204,26 @@ def _register_party(record_id: int, role: str, item: str, company_code: str, day
     return Party(record_id, role, item, "", "UA", day, companies=(company_code,))
 
 
+def entity_roots(entity_ids: Iterable[int]) -> dict[int, int]:
+    """The surviving entity of each id (itself unless it was merged into another)."""
+    ids = list(set(entity_ids))
+    if not ids:
+        return {}
+    rows = _rows(
+        """
+        WITH RECURSIVE chain(start_id, id, merged_into_id) AS (
+            SELECT id, id, merged_into_id FROM entities_entity WHERE id = ANY(%s)
+            UNION ALL
+            SELECT chain.start_id, e.id, e.merged_into_id
+            FROM chain JOIN entities_entity e ON e.id = chain.merged_into_id
+        )
+        SELECT start_id, id FROM chain WHERE merged_into_id IS NULL
+        """,
+        [ids],
+    )
+    return dict(rows)
+
+
 # --- union-find -----------------------------------------------------------------------------------------------
 
 
@@ -250,25 +270,6 @@ class Resolver:
 
     # Entities ----------------------------------------------------------------------------------------------
 
-    def roots(self, entity_ids: Iterable[int]) -> dict[int, int]:
-        """The surviving entity of each id (itself unless it was merged into another)."""
-        ids = list(set(entity_ids))
-        if not ids:
-            return {}
-        rows = _rows(
-            """
-            WITH RECURSIVE chain(start_id, id, merged_into_id) AS (
-                SELECT id, id, merged_into_id FROM entities_entity WHERE id = ANY(%s)
-                UNION ALL
-                SELECT chain.start_id, e.id, e.merged_into_id
-                FROM chain JOIN entities_entity e ON e.id = chain.merged_into_id
-            )
-            SELECT start_id, id FROM chain WHERE merged_into_id IS NULL
-            """,
-            [ids],
-        )
-        return dict(rows)
-
     def create_entities(self, specs: list[dict[str, Any]]) -> list[int]:
         created = Entity.objects.bulk_create(
             [Entity(organization_id=self.organization_id, **spec) for spec in specs], batch_size=5000
@@ -290,7 +291,7 @@ class Resolver:
                 value__in=[value for _, value in by_identifier],
             ).values_list("scheme", "value", "entity_id")
         }
-        roots = self.roots(known.values())
+        roots = entity_roots(known.values())
         missing = [key for key in by_identifier if key not in known]
         specs = [_identified_entity(key, by_identifier[key]) for key in missing]
         created = self.create_entities(specs)
@@ -371,7 +372,7 @@ class Resolver:
             [self.organization_id, [c for c, _ in keys], [k for _, k in keys]],
         )
         found = {(country, key): entity_id for country, key, entity_id in rows}
-        roots = self.roots(found.values())
+        roots = entity_roots(found.values())
         return {key: roots[entity_id] for key, entity_id in found.items()}
 
     def _trigram_candidates(self, keys: list[tuple[str, str]]) -> list[tuple[int, Any, str]]:
@@ -407,7 +408,7 @@ class Resolver:
             )
             within = cursor.fetchall()
             cursor.execute("DROP TABLE entities_new_keys")
-        roots = self.roots(entity_id for _, entity_id, _ in existing)
+        roots = entity_roots(entity_id for _, entity_id, _ in existing)
         candidates: list[tuple[int, Any, str]] = [(index, roots[entity_id], key) for index, entity_id, key in existing]
         candidates.extend((left, ("k", right), "") for left, right in within)
         return candidates
@@ -516,11 +517,14 @@ class Resolver:
         for party in parties:
             profiles[(party.name, party.code, party.birth, party.address, party.companies)].append(party)
         keys = list(profiles)
-        existing = self._existing_people(keys)
         clear = vault_reveal(
             organization_id=self.organization_id,
-            tokens={value for key in keys for value in (key[0], key[3]) if value.startswith(MASK_PREFIX)}
-            | {value for person in existing.values() for value in person.names + person.addresses},
+            tokens={value for key in keys for value in (key[0], key[3]) if value.startswith(MASK_PREFIX)},
+        )
+        existing = self._existing_people(keys, clear)
+        clear |= vault_reveal(
+            organization_id=self.organization_id,
+            tokens={value for person in existing.values() for value in person.names + person.addresses} - set(clear),
         )
         nodes: list[_Person] = [
             _Person.build(("k", index), [key[0]], key[1:2], key[2:3], key[3:4], key[4], clear)
@@ -590,12 +594,9 @@ class Resolver:
         self._queue_reviews(entity_of)
         self._store_people(parties, nodes, entity_of)
 
-    def _existing_people(self, keys: list[tuple[Any, ...]]) -> dict[int, _PersonRecord]:
-        """People of earlier datasets sharing a blocking key or a tax number with the new ones."""
-        clear = vault_reveal(
-            organization_id=self.organization_id,
-            tokens={key[0] for key in keys if key[0].startswith(MASK_PREFIX)},
-        )
+    def _existing_people(self, keys: list[tuple[Any, ...]], clear: dict[str, str]) -> dict[int, _PersonRecord]:
+        """People of earlier datasets sharing a blocking key or a tax number with the new ones (``clear``: the new
+        names read from the vault)."""
         hashed = sorted(
             {block for key in keys for block in _person_blocks(key, clear)} | {key[1] for key in keys if key[1]}
         )
@@ -613,7 +614,7 @@ class Resolver:
                 [self.organization_id, hashed, self.organization_id, [key[1] for key in keys if key[1]]],
             )
         )
-        roots = self.roots(entity_id for (entity_id,) in rows)
+        roots = entity_roots(entity_id for (entity_id,) in rows)
         names: dict[int, set[str]] = defaultdict(set)
         for entity_id, name in EntityName.objects.filter(entity_id__in=list(roots)).values_list("entity_id", "name"):
             names[roots[entity_id]].add(name)
@@ -688,7 +689,7 @@ class Resolver:
                 match_key__in=[key for _, key in keys],
             ).values_list("match_key", "entity_id")
         }
-        roots = self.roots(found.values())
+        roots = entity_roots(found.values())
         clusters = _Clusters()
         for index, address in enumerate(keys):
             clusters.find(("k", index))

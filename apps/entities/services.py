@@ -20,7 +20,7 @@ from apps.entities.models import (
     MatchMethod,
     ScorerKind,
 )
-from apps.entities.resolution import entities_refresh, relationships_rebuild
+from apps.entities.resolution import entities_refresh, entity_roots, relationships_rebuild
 
 if TYPE_CHECKING:
     from apps.accounts.models import User
@@ -158,9 +158,7 @@ def entity_split(*, merge: EntityMerge, actor: User, reason: str) -> Entity:
     absorbed = Entity.objects.select_for_update().get(pk=merge.absorbed_id)
     if absorbed.merged_into_id != merge.survivor_id:
         raise DomainError(_("The entities of this merge have changed since; split the later merge first."))
-    survivor_root = merge.survivor
-    while survivor_root.merged_into_id is not None:
-        survivor_root = Entity.objects.get(pk=survivor_root.merged_into_id)
+    survivor_root_id = entity_roots([merge.survivor_id])[merge.survivor_id]
     absorbed.merged_into = None
     absorbed.save(update_fields=["merged_into", "updated_at"])
     EntityMention.objects.filter(origin_entity_id__in=_absorbed_tree(absorbed.pk)).update(entity_id=absorbed.pk)
@@ -189,15 +187,9 @@ def entity_split(*, merge: EntityMerge, actor: User, reason: str) -> Entity:
             "reason": reason,
         },
     )
-    entities_refresh(entity_ids=[survivor_root.pk, absorbed.pk])
-    relationships_rebuild(organization_id=absorbed.organization_id, entity_ids=[survivor_root.pk, absorbed.pk])
+    entities_refresh(entity_ids=[survivor_root_id, absorbed.pk])
+    relationships_rebuild(organization_id=absorbed.organization_id, entity_ids=[survivor_root_id, absorbed.pk])
     return absorbed
-
-
-def _root(entity: Entity) -> Entity:
-    while entity.merged_into_id is not None:
-        entity = Entity.objects.get(pk=entity.merged_into_id)
-    return entity
 
 
 @transaction.atomic
@@ -217,7 +209,8 @@ def match_decide(*, candidate: MatchCandidate, actor: User, confirmed: bool, rea
     candidate.reason = reason
     candidate.save(update_fields=["status", "decided_by", "decided_at", "reason", "updated_at"])
     if confirmed:
-        left, right = _root(candidate.left), _root(candidate.right)
+        roots = entity_roots([candidate.left_id, candidate.right_id])
+        left, right = Entity.objects.get(pk=roots[candidate.left_id]), Entity.objects.get(pk=roots[candidate.right_id])
         if left.pk != right.pk:
             survivor, absorbed = (left, right) if left.pk < right.pk else (right, left)
             entity_merge(

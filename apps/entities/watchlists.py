@@ -69,6 +69,7 @@ from apps.entities.normalize import (
     person_name,
     person_similarity,
 )
+from apps.entities.resolution import entity_roots
 from apps.privacy.masking import PIIKind, pii_token
 from apps.privacy.vault import vault_reveal
 
@@ -895,27 +896,9 @@ def _match_person_names(screening: Screening) -> None:
                     )
 
 
-def _roots(entity_ids: Iterable[int]) -> dict[int, int]:
-    """Each entity → the entity it was merged into, followed to the end (itself when it was never merged)."""
-    parent: dict[int, int | None] = {}
-    pending = set(entity_ids)
-    while pending:
-        parent.update(Entity.objects.filter(pk__in=pending).values_list("pk", "merged_into_id"))
-        pending = {target for target in parent.values() if target is not None and target not in parent}
-
-    def root(entity_id: int) -> int:
-        seen: set[int] = set()
-        while (target := parent.get(entity_id)) is not None and entity_id not in seen:
-            seen.add(entity_id)
-            entity_id = target
-        return entity_id
-
-    return {entity_id: root(entity_id) for entity_id in parent}
-
-
 def _on_roots(evidence: Mapping[tuple[int, int], Evidence]) -> dict[tuple[int, int], Evidence]:
     """The evidence per entry and root entity: what was found on an entity merged since counts for its survivor."""
-    roots = _roots(entity_id for _, entity_id in evidence)
+    roots = entity_roots(entity_id for _, entity_id in evidence)
     merged: dict[tuple[int, int], Evidence] = {}
     for (entry_id, entity_id), found in evidence.items():
         key = (entry_id, roots.get(entity_id, entity_id))
