@@ -116,6 +116,11 @@ def _build_legal_forms() -> tuple[tuple[str, ...], ...]:
 
 
 _LEGAL_FORM_WORDS = _build_legal_forms()
+# The forms by their length in words, longest first: a name's ends are looked up, not compared with every form.
+_LEGAL_FORMS_BY_SIZE = tuple(
+    (size, frozenset(form for form in _LEGAL_FORM_WORDS if len(form) == size))
+    for size in sorted({len(form) for form in _LEGAL_FORM_WORDS}, reverse=True)
+)
 _STOP_WORDS = frozenset(fold(word) for word in STOP_WORDS if fold(word))
 
 
@@ -124,15 +129,14 @@ def strip_legal_forms(words: list[str]) -> list[str]:
     changed = True
     while changed and words:
         changed = False
-        for form in _LEGAL_FORM_WORDS:
-            size = len(form)
+        for size, forms in _LEGAL_FORMS_BY_SIZE:
             if size >= len(words):
                 continue
-            if tuple(words[:size]) == form:
+            if tuple(words[:size]) in forms:
                 words = words[size:]
                 changed = True
                 break
-            if tuple(words[-size:]) == form:
+            if tuple(words[-size:]) in forms:
                 words = words[:-size]
                 changed = True
                 break
@@ -149,10 +153,11 @@ def company_key(name: str) -> str:
 def legal_form_of(name: str) -> str:
     """The legal form the name carries (its skeleton), or ""; two different forms argue against a match."""
     words = fold(name).split()
-    for form in _LEGAL_FORM_WORDS:
-        size = len(form)
-        if size < len(words) and (tuple(words[:size]) == form or tuple(words[-size:]) == form):
-            return " ".join(form)
+    for size, forms in _LEGAL_FORMS_BY_SIZE:
+        if size < len(words):
+            for end in (tuple(words[:size]), tuple(words[-size:])):
+                if end in forms:
+                    return " ".join(end)
     return ""
 
 
@@ -244,6 +249,7 @@ def _patronymic(word: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=200_000)
 @lru_cache(maxsize=200_000)
 def person_name(name: str) -> PersonName:
     """Parts of a person's name in any order, script or case: "Іваненко П.М.", "Petro Ivanenko", "ИВАНЕНКО ПЕТР"."""

@@ -24,8 +24,7 @@ time (a transaction-scoped advisory lock); rerunning a dataset replaces its ment
 
 from __future__ import annotations
 
-import csv
-import io
+import json
 import logging
 import re
 import time
@@ -88,9 +87,9 @@ RELATIONSHIP_ROLES: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class Party:
-    """One party of one record, as written."""
+    """One party of one record, as written (a million of them for a large dataset: slots halve their cost)."""
 
     record_id: int
     role: str
@@ -116,6 +115,12 @@ class ResolveStats:
     merged: int = 0
     review: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, step: str, started: float) -> float:
+        """Record the seconds ``step`` took since ``started``; returns now, when the next step starts."""
+        now = time.perf_counter()
+        self.seconds[step] = round(now - started, 3)
+        return now
 
 
 # --- extraction -----------------------------------------------------------------------------------------------
@@ -281,9 +286,12 @@ class Resolver:
 
     def resolve_identified(self, parties: list[Party]) -> None:
         """Parties with a code or a phone: one entity per identifier."""
-        by_identifier: dict[tuple[str, str], list[Party]] = defaultdict(list)
+        by_code: dict[str, list[Party]] = defaultdict(list)
         for party in parties:
-            by_identifier[_identifier(party.code)].append(party)
+            by_code[party.code].append(party)
+        by_identifier: dict[tuple[str, str], list[Party]] = defaultdict(list)
+        for code, group in by_code.items():
+            by_identifier[_identifier(code)].extend(group)
         known = {
             (scheme, value): entity_id
             for scheme, value, entity_id in EntityIdentifier.objects.filter(
@@ -315,7 +323,8 @@ class Resolver:
         for key, group in by_identifier.items():
             entity_id = roots[known[key]]
             for party in group:
-                party.entity_id, party.method = entity_id, MatchMethod.IDENTIFIER
+                party.entity_id = entity_id
+                party.method = MatchMethod.IDENTIFIER
         self._record_names(parties)
 
     # Company names -----------------------------------------------------------------------------------------
@@ -577,8 +586,8 @@ class Resolver:
                     if pair in compared or (left.node[0] == "e" and right.node[0] == "e"):
                         continue
                     compared.add(pair)
-                    result = left.compare(right, self.person_weights)
-                    if result.probability >= scoring.REVIEW:
+                    result = left.match(right, self.person_weights)
+                    if result is not None:
                         matches.append((result.probability, left, right, result))
         # The surest matches first, so a doubtful one cannot chain two people before their own evidence is seen.
         matches.sort(key=lambda match: -match[0])
@@ -602,32 +611,46 @@ class Resolver:
         )
         if not hashed:
             return {}
+        # Thousands of keys at once: a hash join over the organisation's keyed names, where the GIN index would be
+        # probed once per key.
         rows = list(
             _rows(
                 """
                 SELECT n.entity_id FROM entities_entityname n
-                WHERE n.organization_id = %s AND n.block_keys && %s::varchar[]
+                CROSS JOIN LATERAL unnest(n.block_keys) AS named(key)
+                JOIN unnest(%s::varchar[]) AS wanted(key) ON wanted.key = named.key
+                WHERE n.organization_id = %s AND cardinality(n.block_keys) > 0
                 UNION
                 SELECT i.entity_id FROM entities_entityidentifier i
-                WHERE i.organization_id = %s AND i.scheme = 'rnokpp' AND i.value = ANY(%s)
+                JOIN unnest(%s::varchar[]) AS wanted(value) ON wanted.value = i.value
+                WHERE i.organization_id = %s AND i.scheme = 'rnokpp'
                 """,
-                [self.organization_id, hashed, self.organization_id, [key[1] for key in keys if key[1]]],
+                [hashed, self.organization_id, [key[1] for key in keys if key[1]], self.organization_id],
             )
         )
         roots = entity_roots(entity_id for (entity_id,) in rows)
+        found = list(roots)
         names: dict[int, set[str]] = defaultdict(set)
-        for entity_id, name in EntityName.objects.filter(entity_id__in=list(roots)).values_list("entity_id", "name"):
+        for entity_id, name in _rows(
+            "SELECT n.entity_id, n.name FROM unnest(%s::bigint[]) AS found(id)"
+            " JOIN entities_entityname n ON n.entity_id = found.id",
+            [found],
+        ):
             names[roots[entity_id]].add(name)
         taxes: dict[int, list[str]] = defaultdict(list)
-        for entity_id, value in EntityIdentifier.objects.filter(
-            entity_id__in=list(roots), scheme=IdentifierScheme.RNOKPP
-        ).values_list("entity_id", "value"):
+        for entity_id, value in _rows(
+            "SELECT i.entity_id, i.value FROM unnest(%s::bigint[]) AS found(id)"
+            " JOIN entities_entityidentifier i ON i.entity_id = found.id WHERE i.scheme = %s",
+            [found, IdentifierScheme.RNOKPP],
+        ):
             taxes[roots[entity_id]].append(value)
         people: dict[int, _PersonRecord] = {}
-        for root, attributes in Entity.objects.filter(pk__in=set(roots.values()), kind=EntityKind.PERSON).values_list(
-            "pk", "attributes"
+        for root, attributes in _rows(
+            "SELECT e.id, e.attributes FROM unnest(%s::bigint[]) AS found(id)"
+            " JOIN entities_entity e ON e.id = found.id WHERE e.kind = %s",
+            [sorted(set(roots.values())), EntityKind.PERSON],
         ):
-            attributes = attributes or {}
+            attributes = json.loads(attributes) if attributes else {}
             people[root] = _PersonRecord(
                 names=sorted(names[root]),
                 taxes=taxes[root],
@@ -649,25 +672,35 @@ class Resolver:
             if party.address:
                 bucket["addresses"].add(party.address)
             bucket["companies"].update(party.companies)
-        entities = Entity.objects.in_bulk(list(collected))
-        for entity_id, bucket in collected.items():
-            entity = entities[entity_id]
-            attributes = dict(entity.attributes or {})
+        ids, merged = [], []
+        for entity_id, stored in _rows(
+            "SELECT e.id, e.attributes FROM unnest(%s::bigint[]) AS found(id)"
+            " JOIN entities_entity e ON e.id = found.id",
+            [list(collected)],
+        ):
+            attributes = json.loads(stored) if stored else {}
             for name in ("birth_dates", "addresses", "companies"):
-                attributes[name] = sorted(set(attributes.get(name, [])) | bucket[name])
-            entity.attributes = attributes
-        Entity.objects.bulk_update(list(entities.values()), ["attributes"], batch_size=2000)
-        EntityIdentifier.objects.bulk_create(
-            [
-                EntityIdentifier(
-                    organization_id=self.organization_id, entity_id=entity_id, scheme=IdentifierScheme.RNOKPP, value=tax
-                )
-                for entity_id, bucket in collected.items()
-                for tax in bucket["taxes"]
-            ],
-            batch_size=5000,
-            ignore_conflicts=True,
-        )
+                attributes[name] = sorted(set(attributes.get(name, [])) | collected[entity_id][name])
+            ids.append(entity_id)
+            merged.append(json.dumps(attributes))
+        taxes = [(entity_id, tax) for entity_id, bucket in collected.items() for tax in bucket["taxes"]]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE entities_entity e SET attributes = new.attributes"
+                " FROM unnest(%s::bigint[], %s::jsonb[]) AS new(id, attributes) WHERE e.id = new.id",
+                [ids, merged],
+            )
+            cursor.execute(
+                "INSERT INTO entities_entityidentifier (organization_id, entity_id, scheme, value, is_valid)"
+                " SELECT %s, new.entity_id, %s, new.value, true FROM unnest(%s::bigint[], %s::varchar[])"
+                " AS new(entity_id, value) ON CONFLICT DO NOTHING",
+                [
+                    self.organization_id,
+                    IdentifierScheme.RNOKPP,
+                    [entity_id for entity_id, _ in taxes],
+                    [tax for _, tax in taxes],
+                ],
+            )
         block_keys = {name: sorted(node.block_keys) for node in nodes if node.node[0] == "k" for name in node.names}
         self._record_names(parties, block_keys)
 
@@ -699,7 +732,7 @@ class Resolver:
         names_upsert(
             self.organization_id,
             [
-                (entity_id, name[:1000], key[1][:1000], "{}", "UA", count)
+                (entity_id, name[:1000], key[1][:1000], [], "UA", count)
                 for key, group in groups.items()
                 for (entity_id, name), count in Counter((p.entity_id, p.name) for p in group).items()
             ],
@@ -717,7 +750,7 @@ class Resolver:
             personal = name.startswith(MASK_PREFIX)
             keys = (block_keys or {}).get(name, []) if personal else []
             match_key = "" if personal else normalize.company_key(name)[:1000]
-            rows.append((entity_id, name, match_key, "{" + ",".join(keys) + "}", country, count))
+            rows.append((entity_id, name, match_key, keys, country, count))
         names_upsert(self.organization_id, rows)
 
 
@@ -825,9 +858,25 @@ class _Person:
             block_keys=blocks,
         )
 
-    def compare(self, other: _Person, weights: scoring.Weights) -> scoring.Score:
-        """The best-scoring pairing of the two sides' names, with the other fields; values shown are tokens."""
-        best: scoring.Score | None = None
+    def match(self, other: _Person, weights: scoring.Weights) -> scoring.Score | None:
+        """The best-scoring pairing of the two sides' names, with the other fields, when it reaches review; values
+        shown are tokens.
+
+        Most compared pairs are namesakes far below review: the fields known at once (date of birth, tax number,
+        shared company) and the most the names and addresses could add tell first whether the review threshold is
+        within reach at all, and only a kept pairing is explained."""
+        known = {
+            "birth_date": _agreement(self.births, other.births),
+            "tax_number": _agreement(self.taxes, other.taxes),
+            "shared_company": 1.0 if self.companies & other.companies else 0.0,
+        }
+        coefficients = weights.coefficients
+        reachable = weights.intercept + sum(coefficients.get(name, 0.0) * value for name, value in known.items())
+        reachable += sum(abs(coefficients.get(name, 0.0)) for name in (*_NAME_FEATURES, "address"))
+        if reachable < scoring.REVIEW_LOGIT:
+            return None
+        known["address"] = _address_agreement(self.addresses, other.addresses)
+        best: tuple[float, int, int, dict[str, float]] | None = None
         for left_index, left in enumerate(self.parsed):
             for right_index, right in enumerate(other.parsed):
                 parts = normalize.person_similarity(left, right)
@@ -835,24 +884,27 @@ class _Person:
                     "surname": _scaled(parts["surname"], 0.8),
                     "given_name": parts["given_name"],
                     "patronymic": parts["patronymic"],
-                    "birth_date": _agreement(self.births, other.births),
-                    "tax_number": _agreement(self.taxes, other.taxes),
-                    "address": _address_agreement(self.addresses, other.addresses),
-                    "shared_company": 1.0 if self.companies & other.companies else 0.0,
+                    **known,
                 }
-                result = scoring.score(
-                    weights,
-                    features,
-                    {
-                        "surname": (self.names[left_index], other.names[right_index]),
-                        "birth_date": (_first(self.births), _first(other.births)),
-                        "tax_number": (_first(self.taxes), _first(other.taxes)),
-                        "shared_company": (_first(self.companies & other.companies), ""),
-                    },
-                )
-                if best is None or result.probability > best.probability:
-                    best = result
-        return best or scoring.Score(probability=0.0, features={})
+                probability = scoring.probability(weights, features)
+                if best is None or probability > best[0]:
+                    best = (probability, left_index, right_index, features)
+        if best is None or best[0] < scoring.REVIEW:
+            return None
+        _, left_index, right_index, features = best
+        return scoring.score(
+            weights,
+            features,
+            {
+                "surname": (self.names[left_index], other.names[right_index]),
+                "birth_date": (_first(self.births), _first(other.births)),
+                "tax_number": (_first(self.taxes), _first(other.taxes)),
+                "shared_company": (_first(self.companies & other.companies), ""),
+            },
+        )
+
+
+_NAME_FEATURES = ("surname", "given_name", "patronymic")
 
 
 def _first(values: set[str]) -> str:
@@ -874,23 +926,14 @@ def _address_agreement(left: list[str], right: list[str]) -> float:
 # --- writing --------------------------------------------------------------------------------------------------
 
 
-def copy_csv(cursor: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """COPY rows in CSV, a megabyte at a time: an empty string stays an empty string, ``None`` is NULL."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    null = "\\N"
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '{null}')"
-    with cursor.copy(sql) as copy:
+def copy_rows(cursor: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """COPY rows as they are (psycopg's C row writer): ``None`` is NULL, a list an array."""
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
-            writer.writerow([null if value is None else value for value in row])
-            if buffer.tell() > 1 << 20:
-                copy.write(buffer.getvalue())
-                buffer.seek(0)
-                buffer.truncate()
-        copy.write(buffer.getvalue())
+            copy.write_row(row)
 
 
-def names_upsert(organization_id: int, rows: list[tuple[int, str, str, str, str, int]]) -> None:
+def names_upsert(organization_id: int, rows: list[tuple[int, str, str, list[str], str, int]]) -> None:
     """Add ``(entity, name, match key, block keys, country, records)`` rows; a known spelling adds its records."""
     if not rows:
         return
@@ -899,7 +942,7 @@ def names_upsert(organization_id: int, rows: list[tuple[int, str, str, str, str,
             "CREATE TEMP TABLE entities_new_names (entity_id bigint, name text, match_key text, block_keys text[],"
             " country text, mention_count integer) ON COMMIT DROP"
         )
-        copy_csv(
+        copy_rows(
             cursor,
             "entities_new_names",
             ("entity_id", "name", "match_key", "block_keys", "country", "mention_count"),
@@ -919,6 +962,10 @@ def names_upsert(organization_id: int, rows: list[tuple[int, str, str, str, str,
             [organization_id],
         )
         cursor.execute("DROP TABLE entities_new_names")
+        if len(rows) > ANALYZE_AFTER:
+            # The next lookups of names (blocking keys, trigrams) join thousands of keys: planned on the statistics
+            # of the table before these rows, they ran as nested loops, 40 s instead of a quarter of a second.
+            cursor.execute("ANALYZE entities_entityname")
 
 
 def _write_mentions(dataset: Dataset, parties: list[Party]) -> None:
@@ -928,7 +975,7 @@ def _write_mentions(dataset: Dataset, parties: list[Party]) -> None:
     )  # fmt: skip
     organization_id, dataset_id, kind = dataset.organization_id, dataset.pk, dataset.kind
     with connection.cursor() as cursor:
-        copy_csv(
+        copy_rows(
             cursor,
             "entities_entitymention",
             columns,
@@ -982,6 +1029,46 @@ def entities_refresh(*, entity_ids: Iterable[int]) -> None:
                 GROUP BY m.entity_id, m.name ORDER BY m.entity_id, count(*) DESC, m.name
             ) s
             WHERE e.id = s.entity_id AND e.kind <> 'address'
+            """,
+            [ids],
+        )
+
+
+def entities_refresh_dataset(*, dataset_id: int, entity_ids: Iterable[int]) -> None:
+    """``entities_refresh`` for a dataset resolved for the first time: its mentions are added to the counts and
+    dates instead of every mention of a company seen a hundred thousand times being counted again, and the most
+    common spelling is read from the names' counts over each entity's merge tree."""
+    ids = sorted(set(entity_ids))
+    if not ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE entities_entity e SET mention_count = e.mention_count + s.records,
+                first_seen = least(e.first_seen, s.first_seen), last_seen = greatest(e.last_seen, s.last_seen),
+                updated_at = now()
+            FROM (
+                SELECT m.entity_id, count(*) AS records, min(m.date) AS first_seen, max(m.date) AS last_seen
+                FROM entities_entitymention m WHERE m.dataset_id = %s GROUP BY m.entity_id
+            ) s
+            WHERE e.id = s.entity_id
+            """,
+            [dataset_id],
+        )
+        cursor.execute(
+            """
+            WITH RECURSIVE tree(root, id) AS (
+                SELECT affected.id, affected.id FROM unnest(%s::bigint[]) AS affected(id)
+                UNION ALL
+                SELECT tree.root, e.id FROM tree JOIN entities_entity e ON e.merged_into_id = tree.id
+            )
+            UPDATE entities_entity e SET name = s.name
+            FROM (
+                SELECT DISTINCT ON (tree.root) tree.root, n.name
+                FROM tree JOIN entities_entityname n ON n.entity_id = tree.id AND n.name <> ''
+                GROUP BY tree.root, n.name ORDER BY tree.root, sum(n.mention_count) DESC, n.name
+            ) s
+            WHERE e.id = s.root AND e.kind <> 'address' AND e.name <> s.name
             """,
             [ids],
         )
@@ -1129,7 +1216,7 @@ def resolve_dataset(*, dataset_id: int) -> ResolveStats:
             step_started = time.perf_counter()
             if group:
                 run(group)
-            stats.seconds[step] = round(time.perf_counter() - step_started, 3)
+            stats.lap(step, step_started)
         step_started = time.perf_counter()
         _write_mentions(dataset, parties)
         if len(parties) > ANALYZE_AFTER:
@@ -1137,20 +1224,24 @@ def resolve_dataset(*, dataset_id: int) -> ResolveStats:
             # (minutes instead of seconds for a million mentions).
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE entities_entitymention")
+        step_started = stats.lap("mentions", step_started)
         from apps.entities.services import entities_merge_found
 
         affected = previous | {party.entity_id for party in parties}
         if previous:
             relationships_rebuild(organization_id=dataset.organization_id, entity_ids=affected)
+            step_started = stats.lap("relationships", step_started)
+            entities_refresh(entity_ids=affected)
         else:
             relationships_add_dataset(
                 organization_id=dataset.organization_id, dataset_id=dataset.pk, entity_ids=affected
             )
-        # Merges rebuild the relationships of their entities from every mention, this dataset's included.
+            step_started = stats.lap("relationships", step_started)
+            entities_refresh_dataset(dataset_id=dataset.pk, entity_ids=affected)
+        step_started = stats.lap("refresh", step_started)
+        # Merges recount their entities and rebuild their relationships from every mention, this dataset's too.
         stats.merged = entities_merge_found(organization_id=dataset.organization_id, merges=resolver.merges)
-        affected |= {entity_id for merge in resolver.merges for entity_id in merge[:2]}
-        entities_refresh(entity_ids=affected)
-        stats.seconds["write"] = round(time.perf_counter() - step_started, 3)
+        stats.lap("merges", step_started)
     stats.seconds["total"] = round(time.perf_counter() - started, 3)
     logger.info("resolved dataset %s: %s", dataset_id, stats)
     return stats

@@ -24,6 +24,8 @@ from apps.entities.models import MatchCandidate, ScorerKind, ScorerWeights
 # Probability at or above which a match is merged without review, and from which it is queued for review.
 AUTO_MERGE = 0.9
 REVIEW = 0.5
+# The score (log-odds) at the review threshold: a pair whose best possible score is below it is not worth scoring.
+REVIEW_LOGIT = math.log(REVIEW / (1.0 - REVIEW))
 # A refit needs at least this many decisions, with both outcomes represented.
 MIN_DECISIONS = 20
 MIN_EACH_OUTCOME = 5
@@ -82,6 +84,12 @@ def weights_for(*, organization_id: int, kind: str) -> Weights:
     return weights_for_defaults(kind)
 
 
+def probability(weights: Weights, features: dict[str, float]) -> float:
+    """The match probability alone: what the matcher needs for the many pairs it does not keep."""
+    total = weights.intercept + sum(weights.coefficients.get(name, 0.0) * value for name, value in features.items())
+    return 1.0 / (1.0 + math.exp(-total))
+
+
 def score(weights: Weights, features: dict[str, float], values: dict[str, tuple[str, str]] | None = None) -> Score:
     """The match probability and one explanation line per feature.
 
@@ -89,12 +97,10 @@ def score(weights: Weights, features: dict[str, float], values: dict[str, tuple[
     clear value.
     """
     values = values or {}
-    total = weights.intercept
     explanation: list[dict[str, Any]] = []
     for name, value in features.items():
         weight = weights.coefficients.get(name, 0.0)
         contribution = weight * value
-        total += contribution
         left, right = values.get(name, ("", ""))
         explanation.append(
             {
@@ -107,7 +113,7 @@ def score(weights: Weights, features: dict[str, float], values: dict[str, tuple[
             }
         )
     explanation.sort(key=lambda line: -abs(float(line["contribution"])))
-    return Score(probability=1.0 / (1.0 + math.exp(-total)), features=features, explanation=explanation)
+    return Score(probability=probability(weights, features), features=features, explanation=explanation)
 
 
 def scorer_refit(*, organization_id: int, kind: str) -> ScorerWeights | None:

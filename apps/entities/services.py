@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -161,7 +162,9 @@ def entity_split(*, merge: EntityMerge, actor: User, reason: str) -> Entity:
     survivor_root_id = entity_roots([merge.survivor_id])[merge.survivor_id]
     absorbed.merged_into = None
     absorbed.save(update_fields=["merged_into", "updated_at"])
-    EntityMention.objects.filter(origin_entity_id__in=_absorbed_tree(absorbed.pk)).update(entity_id=absorbed.pk)
+    EntityMention.objects.filter(
+        ~Q(origin_entity=F("entity")), origin_entity_id__in=_absorbed_tree(absorbed.pk)
+    ).update(entity_id=absorbed.pk)
     merge.split_at = timezone.now()
     merge.split_by = actor
     merge.split_reason = reason

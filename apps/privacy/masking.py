@@ -11,6 +11,7 @@ plain SHA-256 of a 10-digit tax number could.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -75,7 +76,13 @@ def match_key_token(key: str) -> str:
 
     Unlike ``pii_token`` it is never noted for the vault: the key is derived, not a value anyone may unlock.
     """
-    return _token(_pepper(), PIIKind.MATCH_KEY, key)
+    return _match_key_token(_pepper(), key)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _match_key_token(pepper: bytes, key: str) -> str:
+    # Entity resolution derives the same few keys (surname and initial, date of birth…) for many people.
+    return _token(pepper, PIIKind.MATCH_KEY, key)
 
 
 def pii_tokens(values: Iterable[str | None], kind: PIIKind) -> list[str | None]:

@@ -23,7 +23,7 @@ from apps.entities.models import (
     RelationshipKind,
 )
 from apps.entities.quality import pairwise
-from apps.entities.resolution import resolve_dataset
+from apps.entities.resolution import entities_refresh, resolve_dataset
 from tests.datasets.test_pipeline import ingest as load_file
 from tests.datasets.test_pipeline import write_csv
 
@@ -349,3 +349,36 @@ def test_merges_found_by_resolution_are_applied_together_and_recorded(
     assert Entity.objects.get(pk=acme.pk).mention_count == 2
     assert EntityMerge.objects.get(absorbed=zenith).merged_by is None
     assert Relationship.objects.get(target=acme, kind=RelationshipKind.TRADES_WITH).record_count == 2
+
+
+def test_counts_added_per_dataset_equal_a_full_recount(tmp_path: Path, organization: Organization) -> None:
+    first = write_csv(
+        tmp_path / "first.csv",
+        DECLARATION_HEADER,
+        [declaration(1, "41234569", "ТОВ «Зоря-Схід»", "Acme Ltd", "GB")],
+    )
+    ingest(first, organization)
+    acme = Entity.objects.get(names__name="Acme Ltd")
+    zenith_rows = [declaration(2, "39876548", "ТОВ «Дніпро»", "Zenith Co", "GB")]
+    ingest(write_csv(tmp_path / "zenith.csv", DECLARATION_HEADER, zenith_rows), organization)
+    zenith = Entity.objects.get(names__name="Zenith Co")
+    services.entity_merge(survivor=acme, absorbed=zenith, actor=None)
+    later = [declaration(number, "41234569", "Зоря-Схід", "Zenith Co", "GB") for number in (3, 4, 5)]
+    for row in later:
+        row[1] = "20.05.2024"
+    ingest(write_csv(tmp_path / "later.csv", DECLARATION_HEADER, later), organization)
+
+    def snapshot() -> list[tuple[object, ...]]:
+        return list(
+            Entity.objects.filter(organization=organization)
+            .order_by("pk")
+            .values_list("pk", "name", "mention_count", "first_seen", "last_seen")
+        )
+
+    added = snapshot()
+    entities_refresh(entity_ids=[pk for pk, *_ in added])
+    assert added == snapshot()
+    zoria = Entity.objects.get(identifiers__value="41234569")
+    # The later dataset's spelling is now the most common one, and the absorbed Zenith's records count for Acme.
+    assert (zoria.name, zoria.mention_count, str(zoria.last_seen)) == ("Зоря-Схід", 4, "2024-05-20")
+    assert Entity.objects.get(pk=acme.pk).mention_count == 5
