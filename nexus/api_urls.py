@@ -6,6 +6,9 @@ app_name = "api"
 
 urlpatterns = [
     path("", include("apps.accounts.api.urls")),
+    path("", include("apps.privacy.api.urls")),
     path("", include("apps.datasets.api.urls")),
     path("", include("apps.entities.api.urls")),
+    path("", include("apps.search.api.urls")),
+    path("", include("apps.cases.api.urls")),
 ]

@@ -18,8 +18,13 @@ urlpatterns = [
 urlpatterns += i18n_patterns(
     path("", include("apps.core.urls")),
     path("accounts/", include("apps.accounts.urls")),
+    path("privacy/", include("apps.privacy.urls")),
     path("datasets/", include("apps.datasets.urls")),
     path("entities/", include("apps.entities.urls")),
+    path("anomalies/", include("apps.anomalies.urls")),
+    path("insights/", include("apps.insights.urls")),
+    path("search/", include("apps.search.urls")),
+    path("cases/", include("apps.cases.urls")),
     path("admin/", admin.site.urls),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     prefix_default_language=False,

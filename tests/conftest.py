@@ -4,7 +4,14 @@ import pytest
 
 from apps.accounts.choices import Role
 from apps.accounts.models import Organization, User
+from apps.accounts.tiers import billing_redis
 from tests.factories import OrganizationFactory, member
+
+
+@pytest.fixture(autouse=True)
+def billing_counters_reset() -> None:
+    """Quota counters, tier snapshots and live PII unlocks (one Redis database) start empty in every test."""
+    billing_redis().flushdb()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import factory
 from factory.django import DjangoModelFactory
 
 from apps.accounts.choices import Role
-from apps.accounts.models import Organization, User
+from apps.accounts.models import Organization, Tier, User
 from apps.accounts.services import membership_set
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
@@ -19,6 +19,8 @@ class OrganizationFactory(DjangoModelFactory[Organization]):
 
     name = factory.Sequence(lambda n: f"Митниця {n}")
     slug = factory.Sequence(lambda n: f"org-{n}")
+    # Unlimited, so tests of other features never meet the quota; tests of the tiers pick theirs.
+    tier = factory.LazyFunction(lambda: Tier.objects.get(slug="enterprise"))
 
 
 class UserFactory(DjangoModelFactory[User]):

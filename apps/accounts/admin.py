@@ -4,12 +4,12 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import services
-from apps.accounts.models import ApiKey, Membership, Organization, User
+from apps.accounts.models import ApiKey, Membership, Organization, Tier, User, default_tier_id
 from apps.core.admin import OrganizationScopedAdmin
 
 # What only a platform superuser may change on a user: granting these is how privileges would escalate.
@@ -30,10 +30,30 @@ class MembershipInline(admin.StackedInline[Membership, User]):
 
 @admin.register(Organization)
 class OrganizationAdmin(OrganizationScopedAdmin):
-    list_display = ["name", "slug", "is_active", "member_count", "created_at"]
-    list_filter = ["is_active"]
+    list_display = ["name", "slug", "tier", "is_active", "member_count", "created_at"]
+    list_filter = ["is_active", "tier"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    list_select_related = ["tier"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            # An organisation's own administrator must not move it to a better plan.
+            readonly.append("tier")
+        return readonly
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "tier" in form.base_fields:
+            # Left empty, a new organisation starts on the default tier (BILLING_DEFAULT_TIER).
+            form.base_fields["tier"].required = False
+        return form
+
+    def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
+        if obj.tier_id is None:
+            obj.tier_id = default_tier_id()
+        super().save_model(request, obj, form, change)
 
     @admin.display(description=_("members"))
     def member_count(self, obj: Organization) -> int:
@@ -110,3 +130,26 @@ class ApiKeyAdmin(OrganizationScopedAdmin):
             services.api_key_revoke(api_key=api_key)
             revoked += 1
         messages.success(request, _("Revoked %(count)d keys.") % {"count": revoked})
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin[Tier]):
+    """Plans are the platform's: only superusers (who hold the model permissions) edit them."""
+
+    list_display = [
+        "name", "slug", "daily_query_limit", "pii_allowed", "export_formats", "api_access", "api_rate_per_minute",
+        "custom_models", "organization_count",
+    ]  # fmt: skip
+    list_editable = ["daily_query_limit", "pii_allowed", "api_access", "api_rate_per_minute", "custom_models"]
+    search_fields = ["name", "slug"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Tier]:
+        return super().get_queryset(request).annotate(organization_total=Count("organizations"))
+
+    @admin.display(description=_("organisations"), ordering="organization_total")
+    def organization_count(self, obj: Tier) -> int:
+        return int(obj.organization_total)  # type: ignore[attr-defined]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Tier | None = None) -> bool:
+        # A tier with organisations on it is protected by the database anyway; an empty one may go.
+        return super().has_delete_permission(request, obj) and (obj is None or not obj.organizations.exists())

@@ -7,3 +7,10 @@ class Role(models.TextChoices):
     SUPERVISOR = "supervisor", _("Supervisor")
     ADMIN = "admin", _("Administrator")
     PARTNER = "partner", _("Partner")
+
+
+class ExportFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    PDF = "pdf", "PDF"
+    PPTX = "pptx", "PPTX"
+    XLSX = "xlsx", "XLSX"

@@ -5,12 +5,58 @@ from typing import ClassVar
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.choices import Role
+from apps.accounts.choices import ExportFormat, Role
 from apps.core.models import OrganizationScopedModel, TimeStampedModel
 from apps.core.querysets import RestrictedManager, RestrictedQuerySet
+
+
+class Tier(TimeStampedModel):
+    """A billing plan: how many queries a day, which export formats, personal data, API access.
+
+    Seeded (free, pro, enterprise) by a data migration and edited by platform administrators in Django admin;
+    ``apps.accounts.tiers`` reads it through a short-lived cache and enforces it on every surface.
+    """
+
+    slug = models.SlugField(_("slug"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveSmallIntegerField(
+        _("position"), default=0, help_text=_("Plans are listed from the lowest position up.")
+    )
+    daily_query_limit = models.PositiveIntegerField(
+        _("queries a day"),
+        null=True,
+        blank=True,
+        help_text=_("Page reads, searches, API calls and exports per organisation per day; empty means unlimited."),
+    )
+    pii_allowed = models.BooleanField(_("personal data may be unlocked"), default=False)
+    export_formats = ArrayField(
+        models.CharField(max_length=8, choices=ExportFormat.choices),
+        verbose_name=_("export formats"),
+        default=list,
+        blank=True,
+    )
+    api_access = models.BooleanField(_("API access"), default=False)
+    api_rate_per_minute = models.PositiveIntegerField(
+        _("API requests a minute"), default=60, help_text=_("The partner API's rate limit per organisation.")
+    )
+    custom_models = models.BooleanField(_("custom models"), default=False)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name = _("billing tier")
+        verbose_name_plural = _("billing tiers")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def default_tier_id() -> int | None:
+    """The tier a new organisation starts on (``BILLING_DEFAULT_TIER``, free unless configured)."""
+    return Tier.objects.filter(slug=settings.BILLING_DEFAULT_TIER).values_list("pk", flat=True).first()
 
 
 class Organization(TimeStampedModel):
@@ -21,6 +67,13 @@ class Organization(TimeStampedModel):
     name = models.CharField(_("name"), max_length=200, unique=True)
     slug = models.SlugField(_("slug"), max_length=64, unique=True)
     is_active = models.BooleanField(_("active"), default=True)
+    tier = models.ForeignKey(
+        Tier,
+        on_delete=models.PROTECT,
+        default=default_tier_id,
+        related_name="organizations",
+        verbose_name=_("billing tier"),
+    )
 
     objects = RestrictedManager()
 
@@ -75,7 +128,12 @@ class User(AbstractUser):
     @property
     def organization(self) -> Organization | None:
         membership = self.membership_or_none
-        return membership.organization if membership else None
+        if membership is None:
+            return None
+        if not Membership.organization.is_cached(membership):
+            # The tier comes along in the same query: the billing gate reads it on every request.
+            membership.organization = Organization.objects.select_related("tier").get(pk=membership.organization_id)
+        return membership.organization
 
     @property
     def role(self) -> str | None:

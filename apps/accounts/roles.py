@@ -88,6 +88,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "accounts.change_apikey",
         "accounts.view_pii",
         "accounts.export_pii",
+        "privacy.view_piidisclosure",
         "core.view_healthcheck",
         *DATASET_WORK_PERMISSIONS,
         *ENTITY_WORK_PERMISSIONS,

@@ -13,7 +13,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from apps.accounts.choices import Role
-from apps.accounts.models import ApiKey, Membership, Organization, User
+from apps.accounts.models import ApiKey, Membership, Organization, Tier, User
 from apps.core.errors import DomainError
 from apps.core.notifications import notification_sessions_end
 from apps.core.translit import transliterate_uk
@@ -21,8 +21,11 @@ from apps.core.translit import transliterate_uk
 API_KEY_PREFIX = "nxs"
 
 
-def organization_create(*, name: str, slug: str | None = None) -> Organization:
+def organization_create(*, name: str, slug: str | None = None, tier: Tier | None = None) -> Organization:
+    """A new organisation, on ``tier`` or else the default one (``BILLING_DEFAULT_TIER``)."""
     organization = Organization(name=name, slug=slug or slugify(transliterate_uk(name))[:64])
+    if tier is not None:
+        organization.tier = tier
     organization.full_clean()
     organization.save()
     return organization

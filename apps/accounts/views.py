@@ -7,15 +7,18 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from apps.accounts import selectors, services
+from apps.accounts import selectors, services, tiers
+from apps.accounts.choices import ExportFormat
 from apps.accounts.forms import ApiKeyForm
+from apps.accounts.models import Tier
 from apps.accounts.oidc import provider_logout_url
 from apps.core.errors import DomainError
 
@@ -84,3 +87,40 @@ def api_key_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, _("The API key “%(name)s” was revoked.") % {"name": api_key.name})
         return redirect("accounts:api-keys")
     return render(request, "accounts/api_key_revoke.html", {"api_key": api_key})
+
+
+@login_required
+@require_safe
+def usage_view(request: HttpRequest) -> HttpResponse:
+    """The organisation's plan and what it used: queries today against the limit, exports, PII unlocks, a week back."""
+    organization = request.user.organization  # type: ignore[union-attr]
+    if organization is None:
+        raise PermissionDenied(_("You do not belong to an organisation."))
+    history = tiers.usage_history(organization=organization)
+    return render(
+        request,
+        "accounts/usage.html",
+        {
+            "organization": organization,
+            "limits": tiers.tier_limits(organization=organization),
+            "today": history[0],
+            "history": history,
+            "resets_in_hours": tiers.seconds_until_reset() // 3600,
+        },
+    )
+
+
+@login_required
+@require_safe
+def upgrade_view(request: HttpRequest) -> HttpResponse:
+    """The plans side by side, the organisation's own marked, and how to move to another."""
+    organization = request.user.organization  # type: ignore[union-attr]
+    return render(
+        request,
+        "accounts/upgrade.html",
+        {
+            "organization": organization,
+            "tiers": Tier.objects.order_by("position", "name"),
+            "format_labels": dict(ExportFormat.choices),
+        },
+    )

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,24 @@ NAVIGATION = [
         "entities:list",
         _("The companies, people and accounts behind the records: their profiles, links, timelines and graph."),
         permission="entities.view_entity",
+    ),
+    NavItem(
+        _("Anomalies"),
+        "anomalies:feed",
+        _("The live feed of what the detectors and the risk model found, with verdicts and cases."),
+        permission="anomalies.view_anomaly",
+    ),
+    NavItem(
+        pgettext_lazy("navigation", "Search"),
+        "search:search",
+        _("One box over entities, records, messages, documents and cases, with saved searches."),
+        permission="search.view_savedsearch",
+    ),
+    NavItem(
+        _("Cases"),
+        "cases:list",
+        _("Your investigations: their team, tasks, notes, evidence, timeline and reports."),
+        permission="cases.add_case",
     ),
     NavItem(
         _("API keys"),

@@ -8,6 +8,7 @@ secrets (``nexus.settings.production``).
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -48,6 +49,11 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 PII_PEPPER = os.environ.get("PII_PEPPER", "")
 # Encrypts the clear values behind the PII tokens (apps.privacy.vault); losing it loses every unlock.
 PII_VAULT_KEY = os.environ.get("PII_VAULT_KEY", "")
+# How long an audited unlock shows an object's personal data, and how long the disclosure records are kept.
+PII_UNLOCK_DURATION = timedelta(minutes=int(os.environ.get("PII_UNLOCK_MINUTES", "15")))
+PII_DISCLOSURE_RETENTION_DAYS = int(os.environ.get("PII_DISCLOSURE_RETENTION_DAYS", "730"))
+# The billing tier (apps.accounts.models.Tier slug) a newly created organisation starts on.
+BILLING_DEFAULT_TIER = os.environ.get("BILLING_DEFAULT_TIER", "free")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -76,6 +82,9 @@ INSTALLED_APPS = [
     "apps.datasets",
     "apps.entities",
     "apps.anomalies",
+    "apps.search",
+    "apps.cases",
+    "apps.insights",
 ]
 
 MIDDLEWARE = [
@@ -90,6 +99,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
+    "apps.accounts.middleware.TierQuotaMiddleware",
 ]
 
 ROOT_URLCONF = "nexus.urls"
@@ -122,6 +132,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = embedded.redis_url()
 REDIS_DATABASES = {"celery": 0, "cache": 1, "channels": 2, "quota": 3}
 
+# Search (apps.search): PostgreSQL full-text is always on; OpenSearch replaces it for records when its URL is set.
+# Qdrant runs embedded (local mode, data under the var dir) unless QDRANT_URL names a server.
+OPENSEARCH_URL = os.environ.get("OPENSEARCH_URL", "")
+OPENSEARCH_INDEX_PREFIX = os.environ.get("OPENSEARCH_INDEX_PREFIX", "nexus")
+QDRANT_URL = os.environ.get("QDRANT_URL", "")
+QDRANT_API_KEY = os.environ.get("QDRANT_API_KEY", "")
+QDRANT_PATH = os.environ.get("QDRANT_PATH", str(embedded.VAR_DIR / "qdrant"))
+QDRANT_COLLECTION = os.environ.get("QDRANT_COLLECTION", "nexus_texts")
+# The embedder of the semantic search: a dotted path to a class of apps.search.embedders' interface.
+SEARCH_EMBEDDER = os.environ.get("SEARCH_EMBEDDER", "apps.search.embedders.MultilingualE5Embedder")
+
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -152,6 +173,11 @@ HEALTH_CHECK_INTERVAL_SECONDS = int(os.environ.get("HEALTH_CHECK_INTERVAL_SECOND
 # A worker counts as alive while its last health check is younger than this.
 HEALTH_WORKER_STALE_SECONDS = HEALTH_CHECK_INTERVAL_SECONDS * 3
 CELERY_BEAT_SCHEDULE = {
+    # Nightly: every organisation's risk model retrained (deployed only if better), all detectors re-run.
+    "anomalies-nightly": {
+        "task": "apps.anomalies.tasks.anomalies_schedule_all",
+        "schedule": crontab(minute=40, hour=2),
+    },
     "core-health-check": {
         "task": "apps.core.tasks.health_check",
         "schedule": HEALTH_CHECK_INTERVAL_SECONDS,
@@ -159,6 +185,23 @@ CELERY_BEAT_SCHEDULE = {
     "core-prune-health-checks": {
         "task": "apps.core.tasks.prune_health_checks",
         "schedule": crontab(minute=17, hour=3),
+    },
+    # The post-load hook re-runs saved searches at once; this catches runs it missed (a worker restart).
+    "search-saved-rerun": {
+        "task": "apps.search.tasks.search_saved_rerun_due",
+        "schedule": crontab(minute="*/15"),
+    },
+    "cases-due-reminders": {
+        "task": "apps.cases.tasks.case_due_reminders",
+        "schedule": crontab(minute=5),
+    },
+    "cases-prune-exports": {
+        "task": "apps.cases.tasks.case_exports_prune",
+        "schedule": crontab(minute=41, hour=3),
+    },
+    "privacy-purge-disclosures": {
+        "task": "apps.privacy.tasks.purge_disclosures",
+        "schedule": crontab(minute=41, hour=3),
     },
 }
 
@@ -220,6 +263,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "apps.core.api.exceptions.exception_handler",
+    # The billing tier's gate: API access, requests a minute and queries a day (apps.accounts.api.throttles).
+    "DEFAULT_THROTTLE_CLASSES": ["apps.accounts.api.throttles.TierThrottle"],
 }
 
 SPECTACULAR_SETTINGS = {
@@ -242,6 +287,9 @@ SPECTACULAR_SETTINGS = {
         "RelationshipKindEnum": "apps.entities.models.RelationshipKind",
         "MatchKindEnum": "apps.entities.models.ScorerKind",
         "MatchCandidateStatusEnum": "apps.entities.models.MatchCandidate.Status",
+        "CaseStatusEnum": "apps.cases.models.CaseStatus",
+        "CasePriorityEnum": "apps.cases.models.CasePriority",
+        "ClosureClassificationEnum": "apps.cases.models.ClosureClassification",
     },
 }
 
@@ -263,6 +311,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
 MEDIA_URL = "/media/"
 
+# Error reports (debug page, admin e-mails) mask personal data and hide the PII pepper.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "apps.privacy.log_masking.PIIExceptionReporterFilter"
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
@@ -272,7 +323,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Personal data that reaches a log line (a typed tax number, a row that failed) is masked before it is written.
+    "filters": {"mask_pii": {"()": "apps.privacy.log_masking.PIILogFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_pii"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

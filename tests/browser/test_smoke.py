@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.utils import translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 
 from apps.accounts.models import Organization, User
 from apps.core.notifications import notification_send_to_organization
@@ -75,9 +75,9 @@ def test_sign_in_see_home_get_notified_and_switch_language(
     assert result["homeLang"] == "uk"
     assert result["homeHeading"] == "Вітаємо, Олена Коваль"
     with translation.override("uk"):
-        datasets = gettext("Datasets")
-        entities = gettext("Entities")
-    assert result["navigation"] == ["Головна", datasets, entities, "Документація API"]
+        sections = [gettext(label) for label in ("Datasets", "Entities", "Anomalies")]
+        sections += [pgettext("navigation", "Search"), gettext("Cases")]
+    assert result["navigation"] == ["Головна", *sections, "Документація API"]
     assert result["htmxVersion"] == "2.0.11"
     assert result["firstTabStop"] == {"text": "Перейти до основного вмісту", "href": "#main", "visible": True}
     assert result["focusAfterSkip"] == "main"

@@ -366,7 +366,7 @@ def test_live_notification_area_connects_only_for_signed_in_users(client: Client
 @pytest.mark.django_db
 def test_investigator_sees_neither_api_keys_nor_administration(client: Client, investigator: User) -> None:
     links = nav_links(page(login(client, investigator), "/"))
-    assert set(links) == {"Home", "Datasets", "Entities", "API documentation"}
+    assert set(links) == {"Home", "Datasets", "Entities", "Anomalies", "Search", "Cases", "API documentation"}
     assert client.get(reverse("accounts:api-keys")).status_code == 403
     assert client.get(reverse("admin:index")).status_code == 302
 
@@ -374,7 +374,10 @@ def test_investigator_sees_neither_api_keys_nor_administration(client: Client, i
 @pytest.mark.django_db
 def test_organisation_admin_sees_api_keys_and_administration(client: Client, org_admin: User) -> None:
     links = nav_links(page(login(client, org_admin), "/"))
-    assert set(links) == {"Home", "Datasets", "Entities", "API keys", "API documentation", "Administration"}
+    assert set(links) == {
+        "Home", "Datasets", "Entities", "Anomalies", "Search", "Cases", "API keys", "API documentation",
+        "Administration",
+    }  # fmt: skip
 
 
 @pytest.mark.django_db
@@ -445,6 +448,9 @@ def test_home_shows_organisation_role_and_where_to_go(client: Client, org_admin:
     assert [card.text() for card in cards] == [
         "Datasets Load customs declarations, tax invoices, registers and Telegram exports, and follow each file in.",
         "Entities The companies, people and accounts behind the records: their profiles, links, timelines and graph.",
+        "Anomalies The live feed of what the detectors and the risk model found, with verdicts and cases.",
+        "Search One box over entities, records, messages, documents and cases, with saved searches.",
+        "Cases Your investigations: their team, tasks, notes, evidence, timeline and reports.",
         "API keys Issue and revoke the keys partner systems use to call the API.",
         "API documentation The partner REST API: endpoints, fields and how to authenticate.",
         "Administration Users, organisations, roles and the audit log.",
@@ -452,6 +458,9 @@ def test_home_shows_organisation_role_and_where_to_go(client: Client, org_admin:
     assert [link.attrs["href"] for card in cards for link in card.find_all("a")] == [
         "/datasets/",
         "/entities/",
+        "/anomalies/",
+        "/search/",
+        "/cases/",
         "/accounts/api-keys/",
         "/api/docs/",
         "/admin/",

@@ -43,7 +43,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if keyword != API_KEY_PREFIX or not prefix or not secret:
             raise exceptions.AuthenticationFailed(_("Invalid API key."))
         api_key = (
-            ApiKey.objects.select_related("organization", "user__membership__organization")
+            ApiKey.objects.select_related("organization", "user__membership__organization__tier")
             .filter(prefix=prefix)
             .first()
         )

@@ -1,7 +1,7 @@
 """What the entities API says about entities, their links and records, merges and match candidates.
 
-Personal values are masking tokens here as everywhere: a person's name, a РНОКПП, a date of birth. Nothing reads
-the privacy vault.
+Personal values are masking tokens here as everywhere: a person's name, a РНОКПП, a date of birth. Only the
+entity's ``unlocked`` field reads the privacy vault, and only during the caller's audited unlock of the entity.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from apps.entities.models import (
 )
 from apps.entities.scoring import FEATURE_LABELS
 from apps.entities.selectors import entity_attributes
+from apps.privacy.api.serializers import PIIUnlockedField
 
 
 class EntityBriefSerializer(serializers.ModelSerializer[Entity]):
@@ -76,9 +77,11 @@ class EntityDetailSerializer(EntitySerializer):
     identifiers = EntityIdentifierSerializer(source="visible_identifiers", many=True, read_only=True)
     names = EntityNameSerializer(source="visible_names", many=True, read_only=True)
     attributes = serializers.SerializerMethodField()
+    # The clear values of the tokens above, only while the caller holds a live unlock of the entity (apps.privacy).
+    unlocked = PIIUnlockedField()
 
     class Meta(EntitySerializer.Meta):
-        fields = [*EntitySerializer.Meta.fields, "attributes", "identifiers", "names"]
+        fields = [*EntitySerializer.Meta.fields, "attributes", "identifiers", "names", "unlocked"]
         read_only_fields = fields
 
     @extend_schema_field(

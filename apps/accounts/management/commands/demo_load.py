@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from apps.accounts.choices import Role
-from apps.accounts.models import ApiKey, Organization, User
+from apps.accounts.models import ApiKey, Organization, Tier, User
 from apps.accounts.services import api_key_create, membership_set, organization_create
 
 DEMO_PASSWORD = "nexus-demo"  # noqa: S105 - printed for the demo on purpose; never used outside `make run`
@@ -28,8 +28,11 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
+        # The demo shows every feature: personal-data unlocks, all export formats, the partner API.
+        enterprise = Tier.objects.get(slug="enterprise")
         organizations = {
-            slug: Organization.objects.filter(slug=slug).first() or organization_create(name=name, slug=slug)
+            slug: Organization.objects.filter(slug=slug).first()
+            or organization_create(name=name, slug=slug, tier=enterprise)
             for name, slug in (DEMO_ORGANIZATION, PARTNER_ORGANIZATION)
         }
         rows: list[tuple[str, str, str]] = []

@@ -1,0 +1,303 @@
+"""The search benchmark (docs/performance.md): autocomplete, full-text and hybrid latency under concurrent clients.
+
+1. generates ``--rows`` synthetic declarations (``generate_customs``, in a child process) and loads them through
+   the real pipeline with its post-load hooks (entity resolution included), unless ``--reuse`` finds them loaded;
+2. embeds a sample of the distinct goods descriptions into the vector store (``--vector-texts``);
+3. starts the web server (Daphne, one process per core, as ``manage.py run`` starts one) and sends the search API
+   queries drawn from the loaded data from ``--clients`` concurrent clients, round robin over the processes;
+4. prints p50/p95/p99 per scenario against the targets: autocomplete ≤ 50 ms, full-text ≤ 300 ms, hybrid ≤ 500 ms.
+
+Every loop is bounded (``--requests`` per scenario, a timeout per request) and talks to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from argparse import ArgumentParser
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files import File
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from apps.accounts.choices import Role
+from apps.accounts.models import Organization, Tier, User
+from apps.accounts.services import api_key_create, membership_set
+from apps.core.management.commands.run import free_port
+from apps.datasets import services as dataset_services
+from apps.datasets.models import CustomsDeclaration, Dataset, DatasetSource, DatasetStatus, RecordKind
+from apps.entities.models import Entity, EntityIdentifier, EntityKind
+from apps.search.engines.vectors import vectors_index_dataset
+
+BENCHMARK_ORGANIZATION = "search-benchmark"
+BENCHMARK_USER = "search-benchmark"
+DEFAULT_ROWS = 5_000_000
+TARGETS_MS = {"autocomplete": 50, "full-text": 300, "hybrid": 500}
+REQUEST_TIMEOUT = 30
+SERVER_START_TIMEOUT = 60
+
+
+@dataclass
+class Scenario:
+    name: str
+    path: str
+    params: list[dict[str, str]]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+class Command(BaseCommand):
+    help = (
+        "Load generated declarations (or reuse them), embed a sample of their descriptions, start the web server "
+        "and measure the search API's autocomplete, full-text and hybrid latency under concurrent clients."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help=f"Declarations (default {DEFAULT_ROWS:,}).")
+        parser.add_argument("--seed", type=int, default=1, help="Generator seed (default 1).")
+        parser.add_argument("--reuse", action="store_true", help="Measure the declarations loaded by a previous run.")
+        parser.add_argument("--vector-texts", type=int, default=1000, help="Distinct descriptions to embed.")
+        parser.add_argument("--clients", type=int, default=4, help="Concurrent clients (default 4).")
+        parser.add_argument("--requests", type=int, default=200, help="Requests per scenario (default 200).")
+        parser.add_argument("--out", type=Path, help="Directory for the generated files (default: a temporary one).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        # The top tier: the API without quotas, so the benchmark measures search, not the rate limiter.
+        organization, _created = Organization.objects.update_or_create(
+            slug=BENCHMARK_ORGANIZATION,
+            defaults={"name": "Search benchmark", "tier": Tier.objects.get(slug="enterprise")},
+        )
+        datasets = Dataset.objects.filter(
+            organization=organization, kind=RecordKind.CUSTOMS_DECLARATION, status=DatasetStatus.READY
+        )
+        if not (options["reuse"] and datasets.exists()):
+            self._load(organization, options)
+        dataset = datasets.order_by("-pk").first()
+        if dataset is None:
+            raise CommandError("no loaded declarations to measure")
+        rows = CustomsDeclaration.objects.filter(organization=organization).count()
+        entities = Entity.objects.filter(organization=organization).count()
+        started = time.perf_counter()
+        embedded = vectors_index_dataset(dataset_id=dataset.pk, limit=options["vector_texts"])
+        embed_seconds = time.perf_counter() - started
+        self.stdout.write(
+            f"{rows:,} declarations, {entities:,} entities; {embedded} new vectors in {embed_seconds:.0f} s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+        user = self._user(organization)
+        key = api_key_create(user=user, name=f"benchmark {datetime.datetime.now():%H%M%S}").raw_key
+        scenarios = self._scenarios(organization, options["requests"])
+        ports = [free_port(18500 + index * 10) for index in range(os.cpu_count() or 1)]
+        servers = self._servers_start(ports)
+        try:
+            results = {scenario.name: self._measure(scenario, ports, key, options["clients"]) for scenario in scenarios}
+        finally:
+            for server in servers:
+                server.terminate()
+            for server in servers:
+                try:
+                    server.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+        self._report(rows, entities, embedded, options, results)
+
+    def _load(self, organization: Organization, options: dict[str, Any]) -> None:
+        out: Path = options["out"] or Path(tempfile.mkdtemp(prefix="nexus-search-benchmark-"))
+        try:
+            path = out / "declarations.csv"
+            if not path.exists():
+                self.stdout.write(f"Generating {options['rows']:,} declarations into {out} …")
+                subprocess.run(  # noqa: S603 - our own interpreter and manage.py, fixed arguments
+                    [sys.executable, "manage.py", "generate_customs", "--rows", str(options["rows"]), "--seed",
+                     str(options["seed"]), "--out", str(out), "--verbosity", "0"],
+                    check=True,
+                    cwd=settings.BASE_DIR,
+                )  # fmt: skip
+            self.stdout.write("Loading through the pipeline, entity resolution included …")
+            started = time.perf_counter()
+            with path.open("rb") as handle:
+                created = dataset_services.dataset_create(
+                    organization=organization,
+                    user=None,
+                    file=File(handle, name=path.name),
+                    name=f"Search benchmark {options['rows']:,}",
+                    kind=RecordKind.CUSTOMS_DECLARATION,
+                    source=DatasetSource.COMMAND,
+                    enqueue=False,
+                )
+            dataset = dataset_services.dataset_run(dataset_id=created.dataset.pk, hooks_inline=True)
+            if dataset.status != DatasetStatus.READY:
+                raise CommandError(f"the dataset did not load: {dataset.status} {dataset.error}")
+            self.stdout.write(f"loaded and resolved in {time.perf_counter() - started:.0f} s")
+        finally:
+            if options["out"] is None:
+                shutil.rmtree(out, ignore_errors=True)
+
+    def _user(self, organization: Organization) -> User:
+        user, _created = User.objects.get_or_create(username=BENCHMARK_USER)
+        membership_set(user=user, organization=organization, role=Role.INVESTIGATOR)
+        return user
+
+    def _scenarios(self, organization: Organization, count: int) -> list[Scenario]:
+        rng = random.Random(7)  # noqa: S311 - a repeatable sample of queries, not a secret
+        names = list(
+            Entity.objects.filter(organization=organization, kind=EntityKind.COMPANY, is_pii=False)
+            .order_by("?")
+            .values_list("name", flat=True)[:500]
+        )
+        codes = list(
+            EntityIdentifier.objects.filter(organization=organization)
+            .exclude(value__startswith="PII-")
+            .order_by("?")
+            .values_list("value", flat=True)[:500]
+        )
+        rows = list(
+            CustomsDeclaration.objects.filter(organization=organization)
+            .order_by("?")
+            .values_list("declaration_number", "trader_code", "goods_code", "goods_description", "counterparty_name")[
+                :500
+            ]
+        )
+        if not names or not rows:
+            raise CommandError("the benchmark organisation has no entities or declarations")
+
+        def name_prefix() -> str:
+            words = [word.strip("«»\"'") for word in rng.choice(names).split() if len(word) > 3]
+            word = rng.choice(words) if words else rng.choice(names)
+            return word[: rng.randint(3, 6)]
+
+        def autocomplete() -> dict[str, str]:
+            if codes and rng.random() < 0.3:
+                return {"q": rng.choice(codes).lstrip("0")[: rng.randint(4, 6)]}
+            return {"q": name_prefix()}
+
+        def full_text() -> dict[str, str]:
+            number, trader_code, goods_code, description, counterparty = rng.choice(rows)
+            choice = rng.randrange(5)
+            if choice == 0:
+                text = number
+            elif choice == 1 and trader_code and not trader_code.startswith("PII-"):
+                text = trader_code.lstrip("0")
+            elif choice == 2:
+                text = goods_code[:4]
+            elif choice == 3 and counterparty:
+                text = counterparty.split(",")[0]
+            else:
+                words = [word for word in description.split() if len(word) > 4 and word.isalpha()]
+                text = rng.choice(words) if words else description
+            return {"q": text, "kind": "customs_declaration", "mode": "exact", "page_size": "20"}
+
+        def hybrid() -> dict[str, str]:
+            description = rng.choice(rows)[3]
+            words = [word for word in description.split() if word.isalpha()][:3]
+            text = f"хто ввозив {' '.join(words).lower()} для перепродажу"
+            return {"q": text, "kind": "customs_declaration", "mode": "hybrid", "page_size": "20"}
+
+        return [
+            Scenario("autocomplete", "/api/v1/search/autocomplete/", [autocomplete() for _ in range(count)]),
+            Scenario("full-text", "/api/v1/search/", [full_text() for _ in range(count)]),
+            Scenario("hybrid", "/api/v1/search/", [hybrid() for _ in range(count)]),
+        ]
+
+    def _servers_start(self, ports: list[int]) -> list[subprocess.Popen[bytes]]:
+        servers = [
+            subprocess.Popen(  # noqa: S603 - our own interpreter and Daphne, fixed arguments
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "nexus.asgi:application"],
+                cwd=settings.BASE_DIR,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for port in ports
+        ]
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        for port in ports:
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):
+                        break
+                except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+                    if isinstance(error, urllib.error.HTTPError):
+                        break
+                    if time.monotonic() > deadline:
+                        for server in servers:
+                            server.kill()
+                        raise CommandError(f"the web server on port {port} did not start") from error
+                    time.sleep(0.5)
+        return servers
+
+    def _measure(self, scenario: Scenario, ports: list[int], key: str, clients: int) -> dict[str, Any]:
+        def call(index: int) -> tuple[float, bool]:
+            port = ports[index % len(ports)]
+            query = urllib.parse.urlencode(scenario.params[index], doseq=True)
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}{scenario.path}?{query}", headers={"Authorization": f"Api-Key {key}"}
+            )
+            started = time.perf_counter()
+            try:
+                with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as response:  # noqa: S310
+                    json.loads(response.read())
+                    ok = response.status == 200
+            except (urllib.error.URLError, TimeoutError, ConnectionError):
+                ok = False
+            return (time.perf_counter() - started) * 1000, ok
+
+        # A few requests first, so each process has loaded its code, model and caches before the clock runs.
+        for index in range(min(len(ports) * 2, len(scenario.params))):
+            call(index)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            outcomes = list(pool.map(call, range(len(scenario.params))))
+        wall = time.perf_counter() - started
+        latencies = [ms for ms, _ok in outcomes]
+        return {
+            "requests": len(outcomes),
+            "errors": sum(1 for _ms, ok in outcomes if not ok),
+            "p50": statistics.median(latencies),
+            "p95": percentile(latencies, 0.95),
+            "p99": percentile(latencies, 0.99),
+            "throughput": len(outcomes) / wall,
+        }
+
+    def _report(
+        self, rows: int, entities: int, embedded: int, options: dict[str, Any], results: dict[str, dict[str, Any]]
+    ) -> None:
+        self.stdout.write("")
+        self.stdout.write(f"date        {datetime.date.today().isoformat()}")
+        self.stdout.write(
+            f"machine     {os.cpu_count()} CPUs, {platform.machine()}, {platform.system()} {platform.release()}, "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
+        self.stdout.write(f"data        {rows:,} declarations, {entities:,} entities, {embedded} new vectors")
+        self.stdout.write(f"clients     {options['clients']} concurrent, {os.cpu_count()} Daphne processes")
+        self.stdout.write("")
+        self.stdout.write(f"{'scenario':<14}{'requests':>9}{'errors':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+                          f"{'req/s':>8}  target p95")  # fmt: skip
+        for name, result in results.items():
+            target = TARGETS_MS[name]
+            verdict = "met" if result["p95"] <= target and not result["errors"] else "NOT met"
+            self.stdout.write(
+                f"{name:<14}{result['requests']:>9}{result['errors']:>7}{result['p50']:>9.0f}{result['p95']:>9.0f}"
+                f"{result['p99']:>9.0f}{result['throughput']:>8.1f}  ≤ {target} ms: {verdict}"
+            )
