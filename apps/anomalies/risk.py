@@ -32,6 +32,7 @@ from apps.anomalies.detectors.base import (
     FloatArray,
     Templates,
     factor,
+    per_language,
     register,
 )
 from apps.anomalies.detectors.declarations import IMPORT, _codes, _days, unit_basis
@@ -256,12 +257,7 @@ class RiskModelDetector(Detector):
             ),
             title=_("Risk %(probability)s%%: goods %(code)s"),
         )
-        from django.utils import translation
-
-        labels: dict[str, dict[str, str]] = {}
-        for language in ("en", "uk"):
-            with translation.override(language):
-                labels[language] = {name: str(label) for name, label in FEATURE_LABELS.items()}
+        labels = per_language(FEATURE_LABELS)
         findings = []
         for index, position in enumerate(positions):
             row = pushed.iloc[index].sort_values(ascending=False)

@@ -98,14 +98,20 @@ def bilingual(message: str | Promise, values: Mapping[str, Any]) -> dict[str, st
     return texts
 
 
+def per_language(messages: Mapping[str, str | Promise]) -> dict[str, dict[str, str]]:
+    """Each message translated into every language, once: ``{language: {name: text}}``."""
+    texts = {}
+    for language in LANGUAGES:
+        with translation.override(language):
+            texts[language] = {name: str(message) for name, message in messages.items()}
+    return texts
+
+
 class Templates:
     """A detector's sentences rendered once per language, then filled row by row (cheap for thousands of rows)."""
 
     def __init__(self, **messages: str | Promise) -> None:
-        self._texts: dict[str, dict[str, str]] = {}
-        for language in LANGUAGES:
-            with translation.override(language):
-                self._texts[language] = {name: str(message) for name, message in messages.items()}
+        self._texts = per_language(messages)
         with translation.override("uk"):
             self._title = {name: str(message) for name, message in messages.items()}
 

@@ -18,6 +18,7 @@ from apps.anomalies.detectors.base import (
     Templates,
     factor,
     money,
+    per_language,
     register,
 )
 
@@ -451,12 +452,7 @@ class IsolationForestDetector(Detector):
             ),
             title=_("Unusual declaration: goods %(code)s, anomaly score %(score)s"),
         )
-        labels: dict[str, dict[str, str]] = {}
-        from django.utils import translation
-
-        for language in ("en", "uk"):
-            with translation.override(language):
-                labels[language] = {name: str(label) for name, label in FEATURE_LABELS.items()}
+        labels = per_language(FEATURE_LABELS)
         findings = []
         for index, position in enumerate(positions):
             order = np.argsort(-contributions[index])
