@@ -36,10 +36,12 @@ def case_url(case: Case) -> str:
 
 
 def _mail_on_commit(*, recipient: str, text: Promise | str, url: str) -> None:
+    """Mail ``text`` with the absolute link (``SITE_URL`` + ``url``): a mail reader has no page to resolve it from."""
+
     def send() -> None:
         with translation.override(settings.LANGUAGE_CODE):
             subject = f"{EMAIL_SUBJECT_PREFIX} {text}"
-            send_mail(subject, f"{text}\n\n{url}\n", None, [recipient])
+            send_mail(subject, f"{text}\n\n{settings.SITE_URL}{url}\n", None, [recipient])
 
     transaction.on_commit(send, robust=True)
 

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from apps.accounts.tiers import QuotaExceeded
 from apps.anomalies.models import Anomaly
 from apps.cases import selectors, services
 from apps.cases.filtersets import CaseFilterSet
@@ -504,6 +505,9 @@ def case_export_request(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         try:
             services.case_export_request(actor=_user(request), case=case, fmt=form.cleaned_data["fmt"])
+        except QuotaExceeded:
+            # The tier gate's friendly page (``TierQuotaMiddleware``), as for any page over the quota.
+            raise
         except DomainError as exc:
             error = str(exc)
     return _done(

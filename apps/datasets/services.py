@@ -21,7 +21,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models.fields.files import FieldFile
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
@@ -388,10 +388,7 @@ def _database_message(error: DatabaseError | psycopg.Error) -> str:
 
 
 def _dataset_url(dataset: Dataset) -> str:
-    try:
-        return reverse("datasets:detail", args=[dataset.pk])
-    except NoReverseMatch:
-        return ""
+    return reverse("datasets:detail", args=[dataset.pk])
 
 
 def _notify(dataset: Dataset, message_type: str, level: str, text: Any) -> None:

@@ -57,6 +57,8 @@ BILLING_DEFAULT_TIER = os.environ.get("BILLING_DEFAULT_TIER", "free")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Where users reach the product: links that leave it (e-mail) are made absolute with it.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "daphne",
@@ -124,7 +126,15 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": dj_database_url.parse(embedded.database_url(), conn_max_age=0)}
+# Connections are kept between requests (each web process serves its views from one thread, so one connection per
+# process) and checked before reuse: opening one per request cost more than many searches' queries.
+DATABASES = {
+    "default": dj_database_url.parse(
+        embedded.database_url(),
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "600")),
+        conn_health_checks=True,
+    )
+}
 # A database host that drops packets must fail /healthz and requests quickly rather than hang them.
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -28,6 +28,7 @@ from apps.privacy.models import PIIVaultEntry
 from apps.privacy.services import pii_unlock
 from apps.privacy.vault import encrypt
 from nexus.celery import app as celery_app
+from tests.api_testing import api_key_client
 from tests.cases.conftest import PERSON_NAME
 
 pytestmark = pytest.mark.django_db
@@ -286,3 +287,88 @@ def test_report_files_are_deleted_after_their_retention(
     assert not storage.exists(name)
     assert Client().get(link).status_code == 404
     assert django_settings.CELERY_BEAT_SCHEDULE["cases-prune-exports"]["task"] == "apps.cases.tasks.case_exports_prune"
+
+
+def enterprise_with(organization: Organization, **changes: Any) -> None:
+    """The organisation on the enterprise plan (the one with API access), as an administrator edited it."""
+    from apps.accounts.tiers import tier_limits_forget
+
+    tier = Tier.objects.get(slug="enterprise")
+    for name, value in changes.items():
+        setattr(tier, name, value)
+    tier.save()
+    organization.tier = tier
+    organization.save()
+    tier_limits_forget(organization_ids=[organization.pk])
+
+
+@pytest.mark.usefixtures("eager_celery")
+def test_a_partner_asks_for_a_report_over_the_api_and_follows_its_link(
+    organization: Organization,
+    case: Case,
+    investigator: User,
+    person_in_vault: str,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    enterprise_with(organization)
+    client = api_key_client(investigator)
+    url = reverse("api:case-reports", args=[case.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"fmt": "csv"}, format="json")
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "queued"
+    assert response.json()["download_url"] is None
+
+    listed = client.get(url).json()["results"]
+    assert [(report["fmt"], report["status"]) for report in listed] == [("csv", "ready")]
+    link = listed[0]["download_url"]
+    assert link.startswith("http://testserver/")
+    assert "/cases/reports/" in link
+    text = text_of("csv", download(link.removeprefix("http://testserver")))
+    # Masked: the person's token, never the name.
+    assert person_in_vault in text
+    assert PERSON_NAME not in text
+
+
+def test_the_api_refuses_a_report_past_the_quota_with_retry_after_and_queues_nothing(
+    organization: Organization, case: Case, investigator: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    # The request itself is the day's one query; the report would be the second.
+    enterprise_with(organization, daily_query_limit=1)
+    with django_capture_on_commit_callbacks() as queued:
+        response = api_key_client(investigator).post(
+            reverse("api:case-reports", args=[case.pk]), {"fmt": "csv"}, format="json"
+        )
+    assert response.status_code == 429, response.content
+    assert int(response["Retry-After"]) > 0
+    assert "used all 1 queries" in response.json()["detail"]
+    assert not CaseExport.objects.exists()
+    assert queued == []
+
+
+def test_the_api_refuses_a_format_the_plan_does_not_include(
+    organization: Organization, case: Case, investigator: User
+) -> None:
+    enterprise_with(organization, export_formats=["csv"])
+    response = api_key_client(investigator).post(
+        reverse("api:case-reports", args=[case.pk]), {"fmt": "pptx"}, format="json"
+    )
+    assert response.status_code == 403
+    assert "does not include PPTX" in response.json()["detail"]
+    bad = api_key_client(investigator).post(reverse("api:case-reports", args=[case.pk]), {"fmt": "exe"}, format="json")
+    assert bad.status_code == 400
+    assert "fmt" in bad.json()
+    assert not CaseExport.objects.exists()
+
+
+def test_a_report_past_the_quota_on_the_page_gets_the_friendly_page(
+    organization: Organization, case: Case, investigator: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    enterprise_with(organization, daily_query_limit=0)
+    with django_capture_on_commit_callbacks() as queued:
+        response = signed_in(investigator).post(reverse("cases:export-request", args=[case.pk]), {"fmt": "csv"})
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert reverse("accounts:upgrade") in response.content.decode()
+    assert not CaseExport.objects.exists()
+    assert queued == []

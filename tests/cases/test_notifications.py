@@ -68,6 +68,10 @@ def test_mail_goes_to_who_is_concerned_and_never_to_the_actor(
     assert recipients() == [investigator.email]
     assert "Схема" in mail.outbox[0].subject
     assert f"/cases/{case.pk}/" in mail.outbox[0].body
+    # A mail reader has no page to resolve a relative link against: the link is absolute.
+    link = mail.outbox[0].body.split()[-1]
+    assert link.startswith(f"{settings.SITE_URL}/")
+    assert link.endswith(f"/cases/{case.pk}/")
 
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):

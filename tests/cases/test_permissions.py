@@ -151,6 +151,15 @@ ENDPOINTS = [
         api=True,
         effect=lambda case: case.notes.filter(body="Нотатка через API").exists(),
     ),
+    Endpoint("api reports", "get", lambda case: reverse("api:case-reports", args=[case.pk]), api=True),
+    Endpoint(
+        "api report request",
+        "post",
+        lambda case: reverse("api:case-reports", args=[case.pk]),
+        lambda case: {"fmt": "csv"},
+        api=True,
+        effect=lambda case: CaseExport.objects.filter(case=case).count() == 1,
+    ),
 ]
 
 # The case page's task and evidence rows the matrix needs to exist before the request.
@@ -177,7 +186,7 @@ def outcome(response: Any, *, api: bool) -> str:
         return FORBIDDEN
     if (api and code == 401) or (code == 302 and "/login/" in response["Location"]):
         return LOGIN
-    if code in (200, 201) or (code == 302 and "/cases/" in response["Location"]):
+    if code in (200, 201, 202) or (code == 302 and "/cases/" in response["Location"]):
         return OK
     return f"unexpected {code}"
 

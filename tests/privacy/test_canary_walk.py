@@ -127,6 +127,7 @@ PARAMETER_SOURCES: dict[str, Source] = {
     "api:saved-search-detail": lambda w: {"pk": ABSENT},
     "api:case-detail": lambda w: {"pk": w.case.pk},
     "api:case-notes": lambda w: {"pk": w.case.pk},
+    "api:case-reports": lambda w: {"pk": w.case.pk},
     "api:case-status": lambda w: {"pk": w.case.pk},
 }
 

@@ -11,7 +11,18 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.cases.models import Case, CaseNote, CasePriority, CaseRecord, CaseStatus, ClosureClassification
+from apps.cases.links import export_link_sign
+from apps.cases.models import (
+    Case,
+    CaseExport,
+    CaseNote,
+    CasePriority,
+    CaseRecord,
+    CaseStatus,
+    ClosureClassification,
+    ExportFormat,
+    ExportStatus,
+)
 from apps.datasets.models import RecordKind
 from apps.entities.api.serializers import EntityBriefSerializer
 
@@ -104,3 +115,27 @@ class CaseNoteSerializer(serializers.ModelSerializer[CaseNote]):
         model = CaseNote
         fields = ["id", "author", "body", "body_html", "created_at"]
         read_only_fields = ["id", "author", "body_html", "created_at"]
+
+
+class CaseExportRequestSerializer(serializers.Serializer[Any]):
+    fmt = serializers.ChoiceField(choices=ExportFormat.choices, help_text=_("The report's format."))
+
+
+class CaseExportSerializer(serializers.ModelSerializer[CaseExport]):
+    download_url = serializers.SerializerMethodField(
+        help_text=_(
+            "A signed link to the file, issued to the caller and valid for a limited time; null until the report "
+            "is ready."
+        )
+    )
+
+    class Meta:
+        model = CaseExport
+        fields = ["id", "fmt", "status", "pii_unmasked", "sha256", "error", "created_at", "finished_at", "download_url"]
+        read_only_fields = fields
+
+    def get_download_url(self, export: CaseExport) -> str | None:
+        if export.status != ExportStatus.READY:
+            return None
+        request = self.context["request"]
+        return str(request.build_absolute_uri(export_link_sign(export=export, user_id=request.user.pk)))

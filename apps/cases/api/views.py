@@ -1,4 +1,4 @@
-"""The cases endpoints: list, read, open, move along the workflow, and read and write notes.
+"""The cases endpoints: list, read, open, move along the workflow, read and write notes, and ask for reports.
 
 Cases are read through ``restrict()`` (``apps.cases.selectors``): a case the caller may not see (another
 organisation's, or one whose team the caller is not on) is a 404, and never listed. Moving a case or writing a note
@@ -22,11 +22,14 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from apps.accounts.models import User
+from apps.accounts.tiers import TierRefused
 from apps.anomalies.models import Anomaly
 from apps.cases import selectors, services
 from apps.cases.api.serializers import (
     CaseCreateSerializer,
     CaseDetailSerializer,
+    CaseExportRequestSerializer,
+    CaseExportSerializer,
     CaseNoteSerializer,
     CaseSerializer,
     CaseStatusSerializer,
@@ -225,3 +228,32 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, RestrictedGe
         case = cast(Case, self.get_object())
         page = self.paginate_queryset(selectors.case_notes(case=case))
         return self.get_paginated_response(CaseNoteSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="A case's reports",
+        description="GET lists the reports the caller asked for on this case, newest first, each with a signed "
+        "download link (issued to the caller, valid for a limited time) once it is ready. POST asks for one (PDF, "
+        "XLSX, CSV or PPTX); a worker builds it and its status becomes `ready` or `failed`. Personal data stays "
+        "masked unless the caller holds `export_pii` and has unlocked the case. A report counts against the "
+        "organisation's daily quota beside the request itself: 429 with `Retry-After` once it is used up; 403 when "
+        "the organisation's plan does not include the format.",
+        parameters=[CASE_ID],
+        request=CaseExportRequestSerializer,
+        responses={200: CaseExportSerializer(many=True), 202: CaseExportSerializer},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def reports(self, request: Request, pk: str) -> Response:
+        case = cast(Case, self.get_object())
+        context = self.get_serializer_context()
+        if request.method == "POST":
+            serializer = CaseExportRequestSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            try:
+                export = services.case_export_request(
+                    actor=self._user(), case=case, fmt=serializer.validated_data["fmt"]
+                )
+            except TierRefused as error:
+                raise PermissionDenied(str(error)) from None
+            return Response(CaseExportSerializer(export, context=context).data, status=status.HTTP_202_ACCEPTED)
+        page = self.paginate_queryset(selectors.case_exports(user=request.user, case=case))
+        return self.get_paginated_response(CaseExportSerializer(page, many=True, context=context).data)
