@@ -9,15 +9,17 @@ store what comes out; the benchmarks call these directly on generated data.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
+from django.utils.translation import gettext_lazy as _
 
 from apps.anomalies.detectors import DETECTORS, DetectionContext, Finding
-from apps.anomalies.detectors.base import FloatArray
+from apps.anomalies.detectors.base import Detector, FloatArray
 from apps.anomalies.risk import (
     MODEL_PARAMS,
     RiskModelDetector,
@@ -29,6 +31,7 @@ from apps.anomalies.risk import (
 )
 
 RISK_DETECTOR = RiskModelDetector.name
+T = TypeVar("T")
 
 
 @dataclass
@@ -45,24 +48,81 @@ def detect(
     enabled: Mapping[str, bool] | None = None,
     bundle: dict[str, Any] | None = None,
     with_findings: bool = True,
+    workers: int | None = None,
 ) -> Detection:
-    """Scores (and findings) of every enabled detector; ``configs`` gives each detector's parameters."""
-    result = Detection()
+    """Scores (and findings) of every enabled detector; ``configs`` gives each detector's parameters.
+
+    The detectors that do not read each other's scores run at once on ``workers`` threads (default
+    ``ANOMALIES_WORKERS``), with the score-independent part of the others (the risk model's history encodings);
+    then the ones that read scores, in registration order; then the findings, in registration order. Database reads
+    happen in the calling thread (``Detector.prepare``, and detectors that are not ``threaded``). Scores and
+    findings are the same with any number of workers; ``seconds`` are each detector's own (overlapping) times.
+    """
+    if workers is not None:
+        context.workers = workers
+    context.columns  # noqa: B018 - created once, before any thread asks for it
+    detectors: dict[str, Detector] = {}
     for name, detector_class in DETECTORS.items():
         if enabled is not None and not enabled.get(name, True):
             continue
-        started = time.perf_counter()
         params = dict(configs.get(name, {}))
-        detector = (
+        detectors[name] = (
             RiskModelDetector(params, bundle=bundle) if detector_class is RiskModelDetector else detector_class(params)
         )
-        scores = detector.score(context)
-        if scores is not None:
-            context.scores[name] = scores
-            result.scores[name] = scores
-        if with_findings:
-            result.findings.extend(detector.findings(context, scores))
-        result.seconds[name] = round(time.perf_counter() - started, 3)
+    seconds: dict[str, float] = dict.fromkeys(detectors, 0.0)
+
+    def timed(name: str, step: Callable[[DetectionContext], T]) -> Callable[[], T]:
+        def run() -> T:
+            started = time.perf_counter()
+            try:
+                return step(context)
+            finally:
+                seconds[name] += time.perf_counter() - started
+
+        return run
+
+    for name, detector in detectors.items():
+        timed(name, detector.prepare)()
+    first = {name: detector for name, detector in detectors.items() if not detector.reads_scores}
+    later = {name: detector for name, detector in detectors.items() if detector.reads_scores}
+    # The risk model's history encodings go first: the longest task, started while the rest is queued.
+    threaded: list[tuple[str, Callable[[], Any]]] = [
+        (name, timed(name, detector.precompute)) for name, detector in later.items()
+    ]
+    threaded += [(name, timed(name, detector.score)) for name, detector in first.items() if detector.threaded]
+    in_caller = {name: timed(name, detector.score) for name, detector in first.items() if not detector.threaded}
+    scores: dict[str, FloatArray | None] = {}
+    threads = context.threads()
+    if threads > 1 and len(threaded) > 1:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="anomalies") as pool:
+            futures = [(name, pool.submit(task)) for name, task in threaded]
+            for name, run in in_caller.items():
+                scores[name] = run()
+            for name, future in futures:
+                if name in first:
+                    scores[name] = future.result()
+                else:
+                    future.result()
+    else:
+        for name, task in threaded:
+            value = task()
+            if name in first:
+                scores[name] = value
+        for name, run in in_caller.items():
+            scores[name] = run()
+
+    result = Detection()
+    for name, detector in detectors.items():
+        value = scores[name] if name in first else timed(name, detector.score)()
+        if value is not None:
+            context.scores[name] = value
+            result.scores[name] = value
+    if with_findings:
+        for name, detector in detectors.items():
+            started = time.perf_counter()
+            result.findings.extend(detector.findings(context, result.scores.get(name)))
+            seconds[name] += time.perf_counter() - started
+    result.seconds = {name: round(value, 3) for name, value in seconds.items()}
     return result
 
 
@@ -92,11 +152,14 @@ def risk_train(
     """Fit on the inspected declarations before the split, measure on the most recent inspected ones."""
     split = time_split(frame, test_share=test_share)
     if split.train.sum() < 20 or split.test.sum() < 5:
-        raise ValueError("too few inspected declarations before or after the split to train and test a model")
+        raise ValueError(_("too few inspected declarations before or after the split to train and test a model"))
     outcome = frame["fraud_found"].to_numpy(dtype=np.float64, na_value=np.nan)
     if len(np.unique(outcome[split.train])) < 2:
-        raise ValueError("the training period has only one outcome; a model needs both frauds and clean cases")
+        raise ValueError(_("the training period has only one outcome; a model needs both frauds and clean cases"))
     features = risk_features(frame, dict(scores))
+    # A file without some column (no duty or VAT amounts, say) leaves its features empty: the model is fitted on
+    # the others, and scoring reads only those (``bundle["features"]``).
+    features = features.loc[:, features[split.train].notna().any().to_numpy()]
     model = model_fit(features[split.train], outcome[split.train], seed=seed)
     bundle = {
         "model": model,

@@ -23,8 +23,9 @@ import numpy.typing as npt
 import pandas as pd  # type: ignore[import-untyped]
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+from threadpoolctl import ThreadpoolController, threadpool_limits  # type: ignore[import-untyped]
 
+from apps.anomalies.columns import FrameColumns, chunked_rows
 from apps.anomalies.detectors.base import (
     DetectionContext,
     Detector,
@@ -35,7 +36,7 @@ from apps.anomalies.detectors.base import (
     per_language,
     register,
 )
-from apps.anomalies.detectors.declarations import IMPORT, _codes, _days, unit_basis
+from apps.anomalies.detectors.declarations import unit_basis
 
 HISTORY_KEYS = (
     "trader_code", "declarant_code", "goods_code", "customs_office_code", "origin_country", "counterparty_country",
@@ -51,26 +52,50 @@ DETECTOR_FEATURES = (
 MODEL_PARAMS = {"max_iter": 60, "learning_rate": 0.2, "max_leaf_nodes": 31, "l2_regularization": 1.0}
 
 
-def history_features(frame: pd.DataFrame) -> pd.DataFrame:
+def _ranks(values: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Each value's rank among the distinct values (0 for the smallest), and the distinct values in order: a hash
+    pass over the rows and a sort of the distinct values only."""
+    index, uniques = pd.factorize(values)
+    order = np.argsort(uniques, kind="stable")
+    rank_of_unique = np.empty(len(uniques), dtype=np.int64)
+    rank_of_unique[order] = np.arange(len(uniques))
+    return rank_of_unique.take(index), np.asarray(uniques, dtype=np.int64)[order]
+
+
+def _past_sums(
+    codes: npt.NDArray[np.int64], day_rank: npt.NDArray[np.int64], days: int, weights: list[FloatArray | None]
+) -> list[FloatArray]:
+    """Per row and weight: the sum of the weight (``None``: one per row) over the rows of the same code on earlier
+    days. The cells (code, day) are summed with ``bincount`` and accumulated in (code, day) order."""
+    cell, cells = _ranks(codes * days + day_rank)
+    cell_code = np.floor_divide(cells, days)
+    first = np.r_[True, cell_code[1:] != cell_code[:-1]]
+    code_start = np.maximum.accumulate(np.where(first, np.arange(len(cells)), 0))
+    sums = []
+    for weight in weights:
+        per_cell = np.bincount(cell, weights=weight, minlength=len(cells)).astype(np.float64)
+        before = np.cumsum(per_cell) - per_cell
+        sums.append((before - before[code_start]).take(cell))
+    return sums
+
+
+def history_features(frame: pd.DataFrame, columns: FrameColumns | None = None) -> pd.DataFrame:
     """Per declaration and key: past declarations, past inspections and the smoothed past fraud rate."""
-    day = _days(frame)
-    outcome = frame["fraud_found"].to_numpy(dtype=np.float64, na_value=np.nan)
+    columns = columns or FrameColumns(frame)
+    day_rank, distinct_days = _ranks(columns.days())
+    days = len(distinct_days)
+    outcome = columns.floats("fraud_found")
     labelled = (~np.isnan(outcome)).astype(np.float64)
     fraud = np.nan_to_num(outcome, nan=0.0)
     # The overall rate known before each day is the prior every key's rate shrinks towards.
-    by_day = pd.DataFrame({"day": day, "labelled": labelled, "fraud": fraud}).groupby("day").sum()
-    before = by_day.cumsum() - by_day
-    prior_by_day = ((before["fraud"] + 1.0) / (before["labelled"] + 50.0)).reindex(day).to_numpy()
+    day_labelled, day_fraud = (np.bincount(day_rank, weights=w, minlength=days) for w in (labelled, fraud))
+    before_labelled = (np.cumsum(day_labelled) - day_labelled).take(day_rank)
+    before_fraud = (np.cumsum(day_fraud) - day_fraud).take(day_rank)
+    prior_by_day = (before_fraud + 1.0) / (before_labelled + 50.0)
     features = {}
     for key in HISTORY_KEYS:
-        codes = _codes(frame[key])
-        table = pd.DataFrame({"code": codes, "day": day, "rows": 1.0, "labelled": labelled, "fraud": fraud})
-        per_day = table.groupby(["code", "day"], sort=True).sum()
-        past = per_day.groupby(level="code", sort=False).cumsum() - per_day
-        position = per_day.index.get_indexer(pd.MultiIndex.from_arrays([codes, day]))
-        rows = past["rows"].to_numpy()[position]
-        inspected = past["labelled"].to_numpy()[position]
-        found = past["fraud"].to_numpy()[position]
+        codes = columns.codes(key)
+        rows, inspected, found = _past_sums(codes, day_rank, days, [None, labelled, fraud])
         missing = codes < 0
         short = key.removesuffix("_code")
         features[f"{short}_rows"] = np.where(missing, np.nan, np.log1p(rows))
@@ -81,21 +106,29 @@ def history_features(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(features, index=frame.index)
 
 
-def row_features(frame: pd.DataFrame, scores: dict[str, FloatArray]) -> pd.DataFrame:
+def _chapter(goods_codes: pd.Series) -> FloatArray:
+    chapter = pd.to_numeric(goods_codes.str.slice(0, 2), errors="coerce")
+    return np.asarray(chapter.to_numpy(dtype=np.float64, na_value=np.nan))
+
+
+def row_features(
+    frame: pd.DataFrame, scores: dict[str, FloatArray], columns: FrameColumns | None = None
+) -> pd.DataFrame:
     """What the declaration itself says, and the detectors' scores."""
-    value = frame["customs_value_uah"].to_numpy(dtype=np.float64, na_value=np.nan)
+    columns = columns or FrameColumns(frame)
+    value = columns.floats("customs_value_uah")
     safe_value = np.where(value > 0, value, np.nan)
-    basis = unit_basis(frame)
+    basis = unit_basis(columns)
     features = {
         "log_value": np.log1p(np.clip(value, 0, None)),
         "log_mass": np.log1p(np.clip(basis, 0, None)),
         "log_unit_value": np.log(safe_value / basis),
-        "duty_rate": frame["duty_uah"].to_numpy(dtype=np.float64, na_value=np.nan) / safe_value,
-        "vat_rate": frame["vat_uah"].to_numpy(dtype=np.float64, na_value=np.nan) / safe_value,
-        "excise_rate": frame["excise_uah"].to_numpy(dtype=np.float64, na_value=np.nan) / safe_value,
-        "is_import": (frame["direction"].to_numpy() == IMPORT).astype(np.float64),
-        "transport": _codes(frame["transport_mode"]).astype(np.float64),
-        "chapter": pd.to_numeric(frame["goods_code"].str.slice(0, 2), errors="coerce").to_numpy(dtype=np.float64),
+        "duty_rate": columns.floats("duty_uah") / safe_value,
+        "vat_rate": columns.floats("vat_uah") / safe_value,
+        "excise_rate": columns.floats("excise_uah") / safe_value,
+        "is_import": columns.is_import().astype(np.float64),
+        "transport": columns.codes("transport_mode").astype(np.float64),
+        "chapter": columns.per_value("goods_code", "chapter", _chapter),
         "month_of_year": frame["declaration_date"].dt.month.to_numpy(dtype=np.float64),
     }
     for name in DETECTOR_FEATURES:
@@ -103,8 +136,17 @@ def row_features(frame: pd.DataFrame, scores: dict[str, FloatArray]) -> pd.DataF
     return pd.DataFrame(features, index=frame.index)
 
 
-def risk_features(frame: pd.DataFrame, scores: dict[str, FloatArray]) -> pd.DataFrame:
-    return pd.concat([row_features(frame, scores), history_features(frame)], axis=1)
+def risk_features(
+    frame: pd.DataFrame,
+    scores: dict[str, FloatArray],
+    columns: FrameColumns | None = None,
+    history: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The model's features; ``history`` is ``history_features(frame)`` if already computed."""
+    columns = columns or FrameColumns(frame)
+    if history is None:
+        history = history_features(frame, columns)
+    return pd.concat([row_features(frame, scores, columns), history], axis=1)
 
 
 @dataclass(frozen=True)
@@ -175,12 +217,26 @@ def model_fit(features: pd.DataFrame, outcome: FloatArray, *, seed: int = 0) -> 
     return model
 
 
-def model_score(bundle: dict[str, Any], features: pd.DataFrame) -> FloatArray:
-    """Fraud probability from a stored bundle; a feature the bundle knows but the frame lacks is missing (NaN)."""
-    columns = features.reindex(columns=bundle["features"])
-    with threadpool_limits(limits=ml_threads()):
-        probability = bundle["model"].predict_proba(columns.to_numpy(dtype=np.float32))[:, 1]
-    return np.asarray(probability, dtype=np.float64)
+def model_score(bundle: dict[str, Any], features: pd.DataFrame, *, workers: int = 1) -> FloatArray:
+    """Fraud probability from a stored bundle; a feature the bundle knows but the frame lacks is missing (NaN).
+
+    With ``workers`` > 1, slices of the rows are predicted on that many threads at once, each with
+    ``ml_threads()`` OpenMP threads (set in the thread itself: an OpenMP limit holds for the thread that sets it).
+    """
+    # Column by column into one float32 matrix: no reindexed copy of the (float64) features on the way.
+    rows = np.empty((len(features), len(bundle["features"])), dtype=np.float32)
+    for index, name in enumerate(bundle["features"]):
+        rows[:, index] = features[name].to_numpy(dtype=np.float64) if name in features else np.nan
+    model = bundle["model"]
+    threads = ml_threads()
+    # Found once (finding the loaded libraries takes a fifth of a second), limited in each slice's thread.
+    controller = ThreadpoolController()
+
+    def predict(part: npt.NDArray[np.float32]) -> FloatArray:
+        with controller.limit(limits=threads, user_api="openmp"):
+            return np.asarray(model.predict_proba(part)[:, 1], dtype=np.float64)
+
+    return np.asarray(chunked_rows(predict, rows, workers), dtype=np.float64)
 
 
 FEATURE_LABELS = {
@@ -226,10 +282,20 @@ class RiskModelDetector(Detector):
     name = "risk-model"
     label = _("Risk model (supervised)")
     defaults = {"threshold": 0.5, "max_findings": 2000}
+    reads_scores = True
 
     def __init__(self, params: dict[str, Any] | None = None, bundle: dict[str, Any] | None = None) -> None:
         super().__init__(params)
         self.bundle = bundle
+        self._history: pd.DataFrame | None = None
+
+    def prepare(self, context: DetectionContext) -> None:
+        self.load(context)
+
+    def precompute(self, context: DetectionContext) -> None:
+        """The history encodings need no detector's score: they are computed while the detectors run."""
+        if self.bundle is not None and len(context.frame):
+            self._history = history_features(context.frame, context.columns)
 
     def load(self, context: DetectionContext) -> dict[str, Any] | None:
         if self.bundle is None and context.organization_id is not None:
@@ -242,8 +308,9 @@ class RiskModelDetector(Detector):
         bundle = self.load(context)
         if bundle is None or not len(context.frame):
             return None
-        self._features = risk_features(context.frame, context.scores)
-        return model_score(bundle, self._features)
+        self._features = risk_features(context.frame, context.scores, context.columns, self._history)
+        self._history = None
+        return model_score(bundle, self._features, workers=context.threads())
 
     def explain(self, context: DetectionContext, positions: npt.NDArray[np.int64], scores: FloatArray) -> list[Finding]:
         if not len(positions) or self.bundle is None:

@@ -333,7 +333,8 @@ def risk_model_train(
     try:
         training = risk_train(frame, scores)
     except ValueError as error:
-        raise DomainError(str(error)) from error
+        # The reason stays lazy: it is shown to each reader in their language.
+        raise DomainError(error.args[0]) from error
     with transaction.atomic():
         version = (
             MLModel.objects.filter(organization_id=organization_id, kind=ModelKind.RISK).aggregate(top=Max("version"))[

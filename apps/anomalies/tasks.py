@@ -6,9 +6,13 @@ import logging
 
 from celery import shared_task
 from django.db import transaction
+from django.urls import reverse
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from apps.anomalies import services
 from apps.core.errors import DomainError
+from apps.core.notifications import notification_send_to_user
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +41,18 @@ def anomalies_risk_retrain(organization_id: int, dataset_id: int | None = None, 
     actor = User.objects.filter(pk=user_id).first() if user_id else None
     try:
         services.risk_model_train(organization_id=organization_id, dataset_id=dataset_id, actor=actor)
-    except DomainError:
-        logger.warning("risk model of organisation %s not trained: too little labelled data", organization_id)
+    except DomainError as error:
+        logger.warning("risk model of organisation %s not trained: %s", organization_id, error)
+        if actor is not None:
+            notification_send_to_user(
+                user_id=actor.pk,
+                payload={
+                    "type": "anomalies.training_failed",
+                    "level": "error",
+                    "text": format_lazy("{} {}", _("The risk model was not trained:"), error.args[0]),
+                    "url": reverse("anomalies:models"),
+                },
+            )
         return
     transaction.on_commit(lambda: anomalies_drift_check.delay(organization_id))
 

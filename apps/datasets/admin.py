@@ -44,8 +44,9 @@ RECORD_KINDS = {model: kind for kind, model in RECORD_MODELS.items()}
 # The dataset's admin page: the name is the one thing an administrator may change; the pipeline writes the rest.
 DATASET_FIELDS = (
     "name", "kind", "source", "status", "stage", "error", "original_filename", "size_bytes", "sha256",
-    "file_format", "encoding", "delimiter", "column_mapping", "mapping_used", "rows_total", "rows_loaded",
-    "rows_quarantined", "validation_report", "quarantined_rows_link", "created_by", "created_at", "ready_at",
+    "file_format", "encoding", "delimiter", "column_mapping", "mapping_used", "mapping_options", "rows_total",
+    "rows_loaded", "rows_quarantined", "validation_report", "quarantined_rows_link", "created_by", "created_at",
+    "ready_at",
 )  # fmt: skip
 # Quarantined rows shown on a dataset's admin page; all of them are in the CSV download and the row list.
 QUARANTINE_INLINE_ROWS = 50
@@ -187,7 +188,7 @@ class ColumnMappingAdmin(OrganizationScopedAdmin):
     search_fields = ["name"]
     list_select_related = ["created_by"]
     readonly_fields = ["headers", "created_by", "created_at"]
-    fields = ["name", "kind", "headers", "columns", "created_by", "created_at"]
+    fields = ["name", "kind", "headers", "columns", "options", "created_by", "created_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # A mapping is made on the mapping page, from a real file's headers.

@@ -57,6 +57,9 @@ class ColumnMapping(OrganizationScopedModel):
     headers = models.JSONField(_("headers"))
     # {source header: field name}; unmapped headers are ignored.
     columns = models.JSONField(_("columns"))
+    # How to read the mapped values (``apps.datasets.ingest.mapping.MappingOptions``): party codes that are
+    # anonymised identifiers, fixed values of fields the file has no column for.
+    options = models.JSONField(_("options"), default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -91,6 +94,8 @@ class Dataset(OrganizationScopedModel):
     )
     # The mapping actually applied ({source header: field}), kept even if the saved mapping changes later.
     mapping_used = models.JSONField(_("mapping used"), default=dict, blank=True)
+    # The options applied with it (``apps.datasets.ingest.mapping.MappingOptions``).
+    mapping_options = models.JSONField(_("mapping options"), default=dict, blank=True)
     status = models.CharField(
         _("status"), max_length=16, choices=DatasetStatus.choices, default=DatasetStatus.QUEUED, db_index=True
     )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 
-from apps.datasets.ingest.mapping import auto_map
+from apps.datasets.ingest.mapping import MappingOptions, auto_map
 from apps.datasets.ingest.progress import Progress, progress_get
 from apps.datasets.ingest.schemas import FieldSpec, schema_for
 from apps.datasets.ingest.validate import RULE_MESSAGES
@@ -93,6 +93,7 @@ class MappingProposal:
     suggested: dict[str, str]
     fields: tuple[FieldSpec, ...]
     missing_required: list[str]
+    options: MappingOptions
 
 
 def mapping_proposal(*, dataset: Dataset) -> MappingProposal:
@@ -100,12 +101,14 @@ def mapping_proposal(*, dataset: Dataset) -> MappingProposal:
     report = dataset.validation_report.get("mapping", {})
     headers = list(report.get("headers", []))
     suggested = dict(dataset.mapping_used or report.get("columns") or auto_map(schema, headers))
-    mapped = set(suggested.values())
+    options = MappingOptions.from_json(dataset.mapping_options if dataset.mapping_used else report.get("options"))
+    mapped = set(suggested.values()) | set(options.fixed)
     return MappingProposal(
         headers=headers,
         suggested=suggested,
         fields=schema.fields,
         missing_required=[spec.name for spec in schema.required_fields if spec.name not in mapped],
+        options=options,
     )
 
 

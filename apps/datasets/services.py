@@ -32,7 +32,9 @@ from apps.core.notifications import notification_send_to_user
 from apps.datasets import hooks
 from apps.datasets.ingest.load import LoadResult, load, mapping_report
 from apps.datasets.ingest.mapping import (
+    MappingOptions,
     ResolvedMapping,
+    dataset_options,
     mapping_problems,
     missing_required,
     normalized_headers,
@@ -246,6 +248,7 @@ def _run(dataset: Dataset, run: DatasetRun, publisher: ProgressPublisher, starte
             headers=detected.headers,
             organization_id=dataset.organization_id,
             applied=dataset.mapping_used or None,
+            applied_options=dataset_options(dataset),
             saved=dataset.column_mapping,
         )
         if not mapping.complete:
@@ -445,14 +448,17 @@ def dataset_apply_mapping(
     *,
     dataset: Dataset,
     columns: Mapping[str, str],
+    options: MappingOptions | None = None,
     save_as: str | None = None,
     user: User | None,
 ) -> Dataset:
-    """Load a dataset with the investigator's mapping ({file header: field}; empty field = ignore the column).
+    """Load a dataset with the investigator's mapping ({file header: field}; empty field = ignore the column) and
+    its options (anonymised party codes, fixed values).
 
-    ``save_as`` also saves the mapping under that name for the organisation: later files with the same headers
-    use it without asking.
+    ``save_as`` also saves the mapping (with its options) under that name for the organisation: later files with
+    the same headers use it without asking.
     """
+    options = options or MappingOptions()
     if dataset.status == DatasetStatus.READY:
         raise DomainError(_("This dataset is already loaded."))
     if dataset.status == DatasetStatus.RUNNING and dataset_is_loading(dataset=dataset):
@@ -460,8 +466,8 @@ def dataset_apply_mapping(
     schema = schema_for(dataset.kind)
     headers = _file_headers(dataset)
     columns = {header: field_name for header, field_name in columns.items() if field_name}
-    problems = mapping_problems(schema, headers, columns)
-    missing = missing_required(schema, columns)
+    problems = mapping_problems(schema, headers, columns, options)
+    missing = missing_required(schema, columns, options)
     if missing:
         labels = ", ".join(str(schema.field(name).label) for name in missing)
         problems.append(_("These required fields are not mapped: %(fields)s.") % {"fields": labels})
@@ -474,13 +480,29 @@ def dataset_apply_mapping(
                 organization=dataset.organization,
                 kind=dataset.kind,
                 name=save_as[:200],
-                defaults={"headers": normalized_headers(headers), "columns": columns, "created_by": user},
+                defaults={
+                    "headers": normalized_headers(headers),
+                    "columns": columns,
+                    "options": options.as_json(),
+                    "created_by": user,
+                },
             )
         dataset.column_mapping = saved
         dataset.mapping_used = columns
+        dataset.mapping_options = options.as_json()
         dataset.status = DatasetStatus.QUEUED
         dataset.stage = ""
         dataset.error = ""
-        dataset.save(update_fields=["column_mapping", "mapping_used", "status", "stage", "error", "updated_at"])
+        dataset.save(
+            update_fields=[
+                "column_mapping",
+                "mapping_used",
+                "mapping_options",
+                "status",
+                "stage",
+                "error",
+                "updated_at",
+            ]
+        )
         _enqueue_on_commit(dataset, user)
     return dataset

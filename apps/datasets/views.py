@@ -34,7 +34,8 @@ from apps.datasets import selectors, services
 from apps.datasets.exports import csv_lines
 from apps.datasets.filtersets import DatasetFilterSet
 from apps.datasets.forms import DatasetUploadForm, MappingForm
-from apps.datasets.ingest.schemas import record_columns, schema_for
+from apps.datasets.ingest.mapping import MappingOptions, dataset_options, fixable_fields
+from apps.datasets.ingest.schemas import model_column, party_code_fields, record_columns, schema_for
 from apps.datasets.ingest.types import FileFormat
 from apps.datasets.ingest.validate import RULE_MESSAGES
 from apps.datasets.models import RECORD_MODELS, Dataset, DatasetSource, DatasetStage, DatasetStatus
@@ -100,6 +101,15 @@ def rule_label(rule: str) -> str:
 
 def field_labels(kind: str) -> dict[str, str]:
     return {spec.name: capfirst(str(spec.label)) for spec in schema_for(kind).fields}
+
+
+def fixable_choices(kind: str) -> dict[str, list[tuple[str, str]]]:
+    """The fields a mapping may fix for the whole file, each with its (stored value, label) choices."""
+    schema = schema_for(kind)
+    return {
+        name: [(str(value), str(label)) for value, label in model_column(schema.model, name).flatchoices]
+        for name in fixable_fields(schema)
+    }
 
 
 def _datasets(request: HttpRequest) -> QuerySet[Dataset]:
@@ -296,10 +306,20 @@ def _mapping_rows(dataset: Dataset) -> list[MappingRow]:
     ordered = [header for header in headers if isinstance(header, str)]
     ordered += [header for header in used if header not in ordered]
     not_loaded = _("not loaded")
-    return [
+    rows = [
         MappingRow(header=header, field_label=labels.get(used[header], used[header]) if header in used else not_loaded)
         for header in ordered
     ]
+    choices = fixable_choices(dataset.kind)
+    for name, value in dataset_options(dataset).fixed.items():
+        value_label = dict(choices.get(name, [])).get(value, value)
+        rows.append(
+            MappingRow(
+                header=_("(no column: “%(value)s” for every row)") % {"value": value_label},
+                field_label=labels.get(name, name),
+            )
+        )
+    return rows
 
 
 def _cell(value: Any) -> str:
@@ -341,6 +361,7 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "delimiter_label": DELIMITER_LABELS.get(dataset.delimiter, dataset.delimiter),
         "report_rows": _report_rows(dataset),
         "mapping_rows": _mapping_rows(dataset),
+        "anonymised_party_codes": dataset_options(dataset).anonymised_party_codes,
         "preview": _preview(request, dataset),
         "runs": dataset.runs.select_related("started_by"),
     }
@@ -382,12 +403,16 @@ def dataset_mapping(request: HttpRequest, pk: int) -> HttpResponse:
         initial_columns=proposal.suggested,
         organization_id=dataset.organization_id,
         kind=dataset.kind,
+        party_codes=bool(party_code_fields(schema_for(dataset.kind))),
+        fixable=fixable_choices(dataset.kind),
+        initial_options=proposal.options,
     )
     if request.method == "POST" and form.is_valid():
         try:
             services.dataset_apply_mapping(
                 dataset=dataset,
                 columns=form.cleaned_data["columns"],
+                options=cast(MappingOptions, form.cleaned_data["options"]),
                 save_as=form.cleaned_data["save_as"],
                 user=_user(request),
             )

@@ -8,7 +8,10 @@ time (a transaction-scoped advisory lock); rerunning a dataset replaces its ment
    its address, directors, founders and owners; a register person; phones and codes in Telegram messages) into
    one frame.
 2. **Identifiers decide** (deterministic): ЄДРПОУ, РНОКПП (a token), phones. Two parties with one identifier are
-   one entity; an identifier already known belongs to its entity.
+   one entity; an identifier already known belongs to its entity. A dataset loaded with anonymised party codes
+   (``apps.datasets.ingest.mapping.MappingOptions``) has opaque ids: each is an identifier of the "other" scheme,
+   keyed by the id as written (even one of 8 digits is no ЄДРПОУ), so the same id is the same entity in every
+   dataset of the organisation, and it never becomes a person.
 3. **Company names without a code** (foreign partners, foreign founders) are keyed (``normalize.company_key``):
    the same key in the same country is one entity; similar keys are found by PostgreSQL's pg_trgm (new keys
    against the organisation's names and against each other, a GIN index on each side) and scored
@@ -37,6 +40,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from apps.datasets.ingest.mapping import dataset_options
 from apps.datasets.models import Dataset, DatasetStatus, RecordKind
 from apps.datasets.synthetic.codes import is_valid_edrpou
 from apps.entities import normalize, scoring
@@ -259,9 +263,11 @@ def _rank(node: Any) -> tuple[int, int]:
 
 
 class Resolver:
-    def __init__(self, organization_id: int, stats: ResolveStats) -> None:
+    def __init__(self, organization_id: int, stats: ResolveStats, *, anonymised_codes: bool = False) -> None:
         self.organization_id = organization_id
         self.stats = stats
+        # The dataset's party codes are opaque ids, not ЄДРПОУ/РНОКПП.
+        self.anonymised_codes = anonymised_codes
         self.company_weights = scoring.weights_for(organization_id=organization_id, kind=ScorerKind.COMPANY)
         self.person_weights = scoring.weights_for(organization_id=organization_id, kind=ScorerKind.PERSON)
         self.rejected = {
@@ -291,7 +297,8 @@ class Resolver:
             by_code[party.code].append(party)
         by_identifier: dict[tuple[str, str], list[Party]] = defaultdict(list)
         for code, group in by_code.items():
-            by_identifier[_identifier(code)].extend(group)
+            key = (IdentifierScheme.OTHER, code.strip()) if self.anonymised_codes else _identifier(code)
+            by_identifier[key].extend(group)
         known = {
             (scheme, value): entity_id
             for scheme, value, entity_id in EntityIdentifier.objects.filter(
@@ -1200,7 +1207,9 @@ def resolve_dataset(*, dataset_id: int) -> ResolveStats:
         parties = extract_parties(dataset)
         stats.parties = len(parties)
         stats.seconds["extract"] = round(time.perf_counter() - started, 3)
-        resolver = Resolver(dataset.organization_id, stats)
+        resolver = Resolver(
+            dataset.organization_id, stats, anonymised_codes=dataset_options(dataset).anonymised_party_codes
+        )
         identified = [p for p in parties if p.code and p.role not in _PERSON_ROLES]
         people = [p for p in parties if p.role in _PERSON_ROLES and not _is_company_party(p)]
         named = [p for p in parties if not p.code and p.role not in _PERSON_ROLES and p.role != MentionRole.ADDRESS]

@@ -6,11 +6,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.test import Client
 from django.urls import reverse
 
 from apps.accounts.models import Organization, User
 from apps.anomalies.models import MLModel, ModelStatus
+from apps.core.notifications import user_group
 from nexus.celery import app as celery_app
 from tests.anomalies.data import crafted_rows, load_declarations
 
@@ -68,3 +71,29 @@ def test_a_supervisor_trains_on_one_mapped_file_and_sees_the_held_out_figures(
 
     # Investigators neither see the registry nor train.
     assert signed_in(investigator).get(reverse("anomalies:models")).status_code == 403
+
+
+def test_a_training_that_cannot_run_tells_the_supervisor_why(
+    organization: Organization,
+    supervisor: User,
+    eager_celery: None,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    rows, _planted = crafted_rows(seed=3, honest=120)
+    for row in rows:
+        row["fraud_found"] = None
+    unlabelled = load_declarations(organization, rows, name="без результатів")
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(user_group(supervisor.pk), channel)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in(supervisor).post(reverse("anomalies:models"), {"dataset": unlabelled.pk})
+    assert response.status_code == 302
+
+    assert not MLModel.objects.exists()
+    message = async_to_sync(layer.receive)(channel)
+    payloads = message["payloads"]
+    assert payloads["en"]["type"] == "anomalies.training_failed"
+    assert payloads["en"]["text"].startswith("The risk model was not trained: too few inspected declarations")
+    assert payloads["uk"]["text"] != payloads["en"]["text"]

@@ -175,6 +175,9 @@ def test_required_fields_choices_countries_goods_codes_and_outcomes() -> None:
         declaration(fraud_found="можливо"),
         declaration(direction="ЕК10", origin_country="de", goods_code="0803 90 10 00", fraud_found="так"),
         declaration(direction="export", goods_code="0803", fraud_found="No"),
+        # A spreadsheet dropped the leading zero: chapter 07 (vegetables), not 71 (jewellery).
+        declaration(direction="import", goods_code="710807000", fraud_found="0"),
+        declaration(direction="import", goods_code="803", fraud_found="0"),
     ]
 
     result = validate(RecordKind.CUSTOMS_DECLARATION, rows)
@@ -191,7 +194,9 @@ def test_required_fields_choices_countries_goods_codes_and_outcomes() -> None:
     assert [(row["direction"], row["origin_country"], row["goods_code"], row["fraud_found"]) for row in loaded] == [
         ("export", "DE", "0803901000", True),
         ("export", "EC", "0803", False),
-    ], "goods codes keep their leading zeros and are not padded"
+        ("import", "EC", "0710807000", False),
+        ("import", "EC", "0803", False),
+    ], "goods codes keep their leading zeros; one that lost it gets it back"
 
 
 def test_tax_codes_need_a_valid_check_digit() -> None:

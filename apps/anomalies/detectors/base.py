@@ -24,6 +24,7 @@ import pandas as pd  # type: ignore[import-untyped]
 from django.utils import translation
 from django.utils.functional import Promise
 
+from apps.anomalies.columns import FrameColumns, scoring_workers
 from apps.anomalies.models import Severity
 
 FloatArray = npt.NDArray[np.float64]
@@ -75,13 +76,26 @@ class DetectionContext:
     mirror: pd.DataFrame | None = None
     # Scores of the detectors that already ran, by name (the risk model reads them as features).
     scores: dict[str, FloatArray] = field(default_factory=dict)
+    # Threads the run may use (``None``: ``ANOMALIES_WORKERS``); the scores are the same with any number.
+    workers: int | None = None
     _registry: pd.DataFrame | None = None
+    _columns: FrameColumns | None = None
+
+    @property
+    def columns(self) -> FrameColumns:
+        """The frame's column encodings, shared by the detectors of the run."""
+        if self._columns is None or self._columns.frame is not self.frame:
+            self._columns = FrameColumns(self.frame)
+        return self._columns
 
     @property
     def registry(self) -> pd.DataFrame | None:
         if self._registry is None and self.registry_loader is not None:
             self._registry = self.registry_loader()
         return self._registry
+
+    def threads(self) -> int:
+        return scoring_workers() if self.workers is None else max(1, self.workers)
 
     def in_scope(self) -> npt.NDArray[np.bool_]:
         if self.scope is None:
@@ -135,6 +149,10 @@ class Detector:
     label: ClassVar[str | Promise]
     description: ClassVar[str | Promise] = ""
     defaults: ClassVar[dict[str, Any]] = {}
+    # Whether ``score`` may run in a worker thread: not if it reads the database itself.
+    threaded: ClassVar[bool] = True
+    # Whether ``score`` reads other detectors' scores (``context.scores``): then it runs after all of them.
+    reads_scores: ClassVar[bool] = False
     base_defaults: ClassVar[dict[str, Any]] = {"threshold": 0.5, "max_findings": 2000}
 
     def __init__(self, params: Mapping[str, Any] | None = None) -> None:
@@ -147,6 +165,13 @@ class Detector:
     @classmethod
     def parameters(cls) -> dict[str, Any]:
         return {**cls.base_defaults, **cls.defaults}
+
+    def prepare(self, context: DetectionContext) -> None:
+        """Database reads the scoring needs, done in the calling thread before ``score`` (which may run in another
+        thread, without the caller's connection or transaction)."""
+
+    def precompute(self, context: DetectionContext) -> None:
+        """For a detector that ``reads_scores``: the part of its work that does not, run alongside the others."""
 
     def score(self, context: DetectionContext) -> FloatArray | None:
         """One score per declaration in [0, 1], or ``None`` for detectors about something else."""

@@ -3,6 +3,7 @@ isolation forest, and shell-company signals of the trader. All work on whole col
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy.typing as npt
 import pandas as pd  # type: ignore[import-untyped]
 from django.utils.translation import gettext_lazy as _
 
+from apps.anomalies.columns import FrameColumns, chunked_rows
 from apps.anomalies.detectors.base import (
     DetectionContext,
     Detector,
@@ -22,32 +24,18 @@ from apps.anomalies.detectors.base import (
     register,
 )
 
-IMPORT = "import"
 # Scale that makes the median absolute deviation an estimate of the standard deviation of a normal sample.
 MAD_TO_SIGMA = 1.4826
-
-
-def _codes(series: pd.Series) -> npt.NDArray[np.int64]:
-    codes, _uniques = pd.factorize(series, use_na_sentinel=True)
-    return np.asarray(codes, dtype=np.int64)
-
-
-def _months(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
-    return np.asarray(frame["declaration_date"].to_numpy().astype("datetime64[M]").astype(np.int64))
-
-
-def _days(frame: pd.DataFrame) -> npt.NDArray[np.int64]:
-    return np.asarray(frame["declaration_date"].to_numpy().astype("datetime64[D]").astype(np.int64))
 
 
 def _logistic(values: FloatArray, midpoint: float, scale: float) -> FloatArray:
     return np.asarray(1.0 / (1.0 + np.exp(-(values - midpoint) / scale)), dtype=np.float64)
 
 
-def unit_basis(frame: pd.DataFrame) -> FloatArray:
+def unit_basis(columns: FrameColumns) -> FloatArray:
     """Net mass where declared, else the quantity: value per kg, or per unit for goods counted in pieces."""
-    mass = frame["net_mass_kg"].to_numpy(dtype=np.float64, na_value=np.nan)
-    quantity = frame["quantity"].to_numpy(dtype=np.float64, na_value=np.nan)
+    mass = columns.floats("net_mass_kg")
+    quantity = columns.floats("quantity")
     return np.where(mass > 0, mass, np.where(quantity > 0, quantity, np.nan))
 
 
@@ -63,29 +51,30 @@ class UnitValueDetector(Detector):
     label = _("Unit value far below peers")
     defaults = {"min_peers": 8, "z_midpoint": 3.5, "z_scale": 0.6, "mad_floor": 0.1, "threshold": 0.5}
 
-    def statistics(self, frame: pd.DataFrame) -> dict[str, FloatArray]:
-        value = frame["customs_value_uah"].to_numpy(dtype=np.float64, na_value=np.nan)
-        basis = unit_basis(frame)
-        valid = (frame["direction"].to_numpy() == IMPORT) & (value > 0) & (basis > 0)
+    def statistics(self, context: DetectionContext) -> dict[str, FloatArray]:
+        frame, columns = context.frame, context.columns
+        value = columns.floats("customs_value_uah")
+        basis = unit_basis(columns)
+        valid = columns.is_import() & (value > 0) & (basis > 0)
         log_value = np.full(len(frame), np.nan)
         log_value[valid] = np.log(value[valid] / basis[valid])
         keys = pd.DataFrame(
             {
-                "goods": _codes(frame["goods_code"]),
-                "origin": _codes(frame["origin_country"]),
-                "month": _months(frame),
+                "goods": columns.codes("goods_code"),
+                "origin": columns.codes("origin_country"),
+                "month": columns.months(),
                 "x": log_value,
             }
         )
         median = np.full(len(frame), np.nan)
         spread = np.full(len(frame), np.nan)
         count = np.zeros(len(frame))
-        for columns in (["goods", "origin", "month"], ["goods", "month"], ["goods"]):
-            grouped = keys.groupby(columns, sort=False)["x"]
+        for levels in (["goods", "origin", "month"], ["goods", "month"], ["goods"]):
+            grouped = keys.groupby(levels, sort=False)["x"]
             level_median = grouped.transform("median").to_numpy()
             level_count = grouped.transform("count").to_numpy()
             deviation = np.abs(log_value - level_median)
-            level_spread = keys.assign(x=deviation).groupby(columns, sort=False)["x"].transform("median").to_numpy()
+            level_spread = keys.assign(x=deviation).groupby(levels, sort=False)["x"].transform("median").to_numpy()
             take = np.isnan(median) & (level_count >= int(self.params["min_peers"]))
             median[take] = level_median[take]
             spread[take] = level_spread[take]
@@ -95,7 +84,7 @@ class UnitValueDetector(Detector):
         return {"log_value": log_value, "median": median, "z": z, "count": count}
 
     def score(self, context: DetectionContext) -> FloatArray:
-        stats = self.statistics(context.frame)
+        stats = self.statistics(context)
         self._stats = stats
         below = -stats["z"]
         scores = _logistic(below, float(self.params["z_midpoint"]), float(self.params["z_scale"]))
@@ -154,37 +143,33 @@ class SplitShipmentDetector(Detector):
     label = _("Split shipments under the threshold")
     defaults = {"threshold_eur": 150.0, "eur_uah": 45.0, "near_share": 0.7, "min_parts": 3, "threshold": 0.6}
 
-    def groups(self, frame: pd.DataFrame) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.bool_]]:
+    def groups(self, context: DetectionContext) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.bool_]]:
+        columns = context.columns
         limit = float(self.params["threshold_eur"])
-        invoice = frame["invoice_value"].to_numpy(dtype=np.float64, na_value=np.nan)
-        customs = frame["customs_value_uah"].to_numpy(dtype=np.float64, na_value=np.nan)
-        euro = frame["invoice_currency"].to_numpy() == "EUR"
+        invoice = columns.floats("invoice_value")
+        customs = columns.floats("customs_value_uah")
+        euro = columns.equals("invoice_currency", "EUR")
         value_eur = np.where(euro, invoice, customs / float(self.params["eur_uah"]))
-        near = (
-            (frame["direction"].to_numpy() == IMPORT)
-            & (value_eur < limit)
-            & (value_eur >= limit * float(self.params["near_share"]))
-        )
+        near = columns.is_import() & (value_eur < limit) & (value_eur >= limit * float(self.params["near_share"]))
         keys = pd.DataFrame(
             {
-                "trader": _codes(frame["trader_code"]),
-                "goods": _codes(frame["goods_code"]),
-                "country": _codes(frame["counterparty_country"]),
-                "office": _codes(frame["customs_office_code"]),
-                "day": _days(frame),
+                "trader": columns.codes("trader_code"),
+                "goods": columns.codes("goods_code"),
+                "country": columns.codes("counterparty_country"),
+                "office": columns.codes("customs_office_code"),
+                "day": columns.days(),
                 "value": np.where(near, value_eur, 0.0),
                 "near": near.astype(np.int64),
             }
         )
-        columns = ["trader", "goods", "country", "office", "day"]
-        group = keys.groupby(columns, sort=False).ngroup().to_numpy()
+        group = keys.groupby(["trader", "goods", "country", "office", "day"], sort=False).ngroup().to_numpy()
         parts = np.bincount(group, weights=keys["near"].to_numpy()).astype(np.int64)[group]
         total = np.bincount(group, weights=keys["value"].to_numpy())[group]
         self._group, self._value_eur = group, value_eur
         return parts, total, near
 
     def score(self, context: DetectionContext) -> FloatArray:
-        parts, total, near = self.groups(context.frame)
+        parts, total, near = self.groups(context)
         self._parts, self._total, self._near = parts, total, near
         min_parts = int(self.params["min_parts"])
         split = near & (parts >= min_parts) & (total > float(self.params["threshold_eur"]))
@@ -246,6 +231,17 @@ class SplitShipmentDetector(Detector):
         return findings
 
 
+def _distinct(
+    columns: FrameColumns, column: str, function: Callable[[pd.Series], pd.Series]
+) -> tuple[npt.NDArray[np.int64], pd.Series]:
+    """``function`` of a text column as (per row, a number of its distinct result, -1 if missing; the results)."""
+    codes, uniques = columns.factorized(column)
+    results = function(pd.Series(uniques, dtype=columns.frame[column].dtype))
+    result_codes, result_values = pd.factorize(results, use_na_sentinel=True)
+    per_row = np.where(codes >= 0, np.asarray(result_codes, dtype=np.int64).take(codes), -1)
+    return per_row, pd.Series(result_values, dtype=results.dtype)
+
+
 @register
 class GoodsCodeTextDetector(Detector):
     """Goods description against the declared code: a TF-IDF + linear classifier learns from the organisation's
@@ -270,14 +266,19 @@ class GoodsCodeTextDetector(Detector):
 
         frame = context.frame
         scores = np.zeros(len(frame))
-        description = frame["goods_description"].str.lower()
-        subheading = frame["goods_code"].str.slice(0, 6)
-        usable = (description.str.len() > 0).to_numpy() & (subheading.str.len() == 6).to_numpy()
+        # Each distinct wording (lower-cased) and HS6 subheading is classified once, however many rows carry it.
+        description, texts = _distinct(context.columns, "goods_description", lambda values: values.str.lower())
+        subheading, codes = _distinct(context.columns, "goods_code", lambda values: values.str.slice(0, 6))
+        usable = (description >= 0) & (subheading >= 0)
+        usable[usable] &= (texts.str.len().to_numpy()[description[usable]] > 0) & (
+            codes.str.len().to_numpy()[subheading[usable]] == 6
+        )
         if usable.sum() < int(self.params["min_rows"]):
             return scores
-        # Hash-factorised once: every distinct wording is classified once, however many rows carry it.
-        text_index, texts = pd.factorize(description[usable])
-        code_index, codes = pd.factorize(subheading[usable])
+        # Numbered by first appearance among the usable rows, as factorising those rows' values would.
+        text_index, text_order = pd.factorize(description[usable])
+        code_index, code_order = pd.factorize(subheading[usable])
+        texts, codes = texts.iloc[text_order].reset_index(drop=True), codes.iloc[code_order].reset_index(drop=True)
         pairs = pd.DataFrame({"text": text_index, "code": code_index})
         counted = pairs.value_counts().reset_index(name="rows")
         # The majority code of a wording is what it is trained on.
@@ -369,22 +370,22 @@ class GoodsCodeTextDetector(Detector):
 ISOLATION_FEATURES = ("log_value", "log_mass", "log_unit_value", "duty_rate", "vat_rate", "excise_rate")
 
 
-def isolation_features(frame: pd.DataFrame) -> pd.DataFrame:
-    value = frame["customs_value_uah"].to_numpy(dtype=np.float64, na_value=np.nan)
-    mass = unit_basis(frame)
+def isolation_features(columns: FrameColumns) -> pd.DataFrame:
+    value = columns.floats("customs_value_uah")
+    mass = unit_basis(columns)
     safe_value = np.where(value > 0, value, np.nan)
     features = pd.DataFrame(
         {
             "log_value": np.log1p(np.nan_to_num(value, nan=0.0).clip(0)),
             "log_mass": np.log1p(np.nan_to_num(mass, nan=0.0).clip(0)),
             "log_unit_value": np.nan_to_num(np.log(safe_value / mass), nan=0.0),
-            "duty_rate": np.nan_to_num(frame["duty_uah"].to_numpy(dtype=np.float64, na_value=np.nan) / safe_value),
-            "vat_rate": np.nan_to_num(frame["vat_uah"].to_numpy(dtype=np.float64, na_value=np.nan) / safe_value),
-            "excise_rate": np.nan_to_num(frame["excise_uah"].to_numpy(dtype=np.float64, na_value=np.nan) / safe_value),
+            "duty_rate": np.nan_to_num(columns.floats("duty_uah") / safe_value),
+            "vat_rate": np.nan_to_num(columns.floats("vat_uah") / safe_value),
+            "excise_rate": np.nan_to_num(columns.floats("excise_uah") / safe_value),
         }
     )
     # A unit value only means something next to the same goods: centre it on the goods code's median.
-    goods = _codes(frame["goods_code"])
+    goods = columns.codes("goods_code")
     features["log_unit_value"] -= features.groupby(goods)["log_unit_value"].transform("median").to_numpy()
     return features
 
@@ -418,14 +419,15 @@ class IsolationForestDetector(Detector):
         frame = context.frame
         if len(frame) < 50:
             return np.zeros(len(frame))
-        features = isolation_features(frame).to_numpy(dtype=np.float32)
+        features = isolation_features(context.columns).to_numpy(dtype=np.float32)
         rng = np.random.default_rng(int(self.params["seed"]))
         sample = features[rng.choice(len(features), min(len(features), int(self.params["sample_rows"])), False)]
         forest = IsolationForest(n_estimators=int(self.params["trees"]), random_state=int(self.params["seed"]))
         forest.fit(sample)
         self._forest, self._features = forest, features
         self._medians = np.median(sample, axis=0)
-        return np.asarray(-forest.score_samples(features), dtype=np.float64)
+        # Scoring walks every row down every tree: compiled code without the GIL, so slices of rows go in parallel.
+        return np.asarray(-chunked_rows(forest.score_samples, features, context.threads()), dtype=np.float64)
 
     def path_shares(self, rows: npt.NDArray[np.float32]) -> FloatArray:
         """Per row and feature: the average over trees of the share of the row's path that splits on it."""
@@ -522,12 +524,19 @@ class ShellCompanyDetector(Detector):
     }
     WEIGHTS = {"fresh": 0.3, "volume": 0.2, "capital": 0.1, "mass_address": 0.2, "shared_director": 0.2}
 
+    def prepare(self, context: DetectionContext) -> None:
+        context.registry  # noqa: B018 - read from the database here, not in a scoring thread
+
     def trader_signals(self, context: DetectionContext) -> pd.DataFrame:
-        frame = context.frame
-        imports = frame[frame["direction"] == IMPORT]
-        traders = imports.groupby("trader_code", sort=False).agg(
-            first=("declaration_date", "min"), last=("declaration_date", "max"), rows=("id", "size")
+        frame, columns = context.frame, context.columns
+        trader, codes = columns.factorized("trader_code")
+        imports = columns.is_import() & (trader >= 0)
+        traders = (
+            pd.DataFrame({"trader": trader[imports], "date": frame["declaration_date"].to_numpy()[imports]})
+            .groupby("trader", sort=False)["date"]
+            .agg(first="min", last="max", rows="size")
         )
+        traders.index = pd.Index(codes.take(traders.index.to_numpy()), name="trader_code")
         span = (traders["last"] - traders["first"]).dt.days.clip(lower=0) + 30
         traders["rate"] = traders["rows"] / span
         cut = traders["rate"].quantile(float(self.params["volume_quantile"])) if len(traders) else 0.0
@@ -570,9 +579,11 @@ class ShellCompanyDetector(Detector):
 
     def score(self, context: DetectionContext) -> FloatArray:
         self._traders = traders = self.trader_signals(context)
-        scores = context.frame["trader_code"].map(traders["score"]).to_numpy(dtype=np.float64, na_value=0.0)
-        is_import = context.frame["direction"].to_numpy() == IMPORT
-        return np.where(is_import, np.nan_to_num(scores), 0.0)
+        trader, codes = context.columns.factorized("trader_code")
+        # A trader's score per distinct code, the last entry for rows without one.
+        per_code = np.zeros(len(codes) + 1)
+        per_code[codes.get_indexer(traders.index)] = np.nan_to_num(traders["score"].to_numpy(dtype=np.float64))
+        return np.where(context.columns.is_import(), per_code.take(trader), 0.0)
 
     def findings(self, context: DetectionContext, scores: FloatArray | None) -> list[Finding]:
         if scores is None:

@@ -19,7 +19,6 @@ from apps.anomalies.detectors.base import (
     money,
     register,
 )
-from apps.anomalies.detectors.declarations import IMPORT
 
 
 @register
@@ -105,24 +104,36 @@ class MirrorMismatchDetector(Detector):
     defaults = {"usd_uah": 40.0, "min_partner_usd": 50000.0, "min_ratio": 1.6, "full_ratio": 3.0, "threshold": 0.5}
 
     @staticmethod
-    def cell_keys(country: pd.Series, hs6: pd.Series, month: np.ndarray, countries: dict[str, int]) -> np.ndarray:
+    def country_numbers(country: pd.Series, countries: dict[str, int]) -> np.ndarray:
+        return np.asarray(country.map(countries).fillna(-1).to_numpy(dtype=np.int64))
+
+    @staticmethod
+    def subheading_numbers(hs6: pd.Series) -> np.ndarray:
+        return np.asarray(pd.to_numeric(hs6, errors="coerce").fillna(-1).to_numpy(dtype=np.int64))
+
+    @staticmethod
+    def cell_keys(country_code: np.ndarray, subheading: np.ndarray, month: np.ndarray) -> np.ndarray:
         """One integer per (country, HS6, month): cheap to group and look up on millions of rows."""
-        country_code = country.map(countries).fillna(-1).to_numpy(dtype=np.int64)
-        subheading = pd.to_numeric(hs6, errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
         return np.asarray((country_code * 1_000_000 + subheading) * 10_000 + month, dtype=np.int64)
 
     def cells(self, context: DetectionContext) -> tuple[pd.DataFrame, np.ndarray] | None:
         mirror = context.mirror
-        frame = context.frame
+        columns = context.columns
         if mirror is None or not len(mirror):
             return None
         countries = {code: index for index, code in enumerate(sorted(set(mirror["country"])))}
         mirror_months = pd.to_datetime(mirror["month"] + "-01").to_numpy().astype("datetime64[M]").astype(np.int64)
-        mirror_keys = self.cell_keys(mirror["country"], mirror["hs6"], mirror_months, countries)
-        months = frame["declaration_date"].to_numpy().astype("datetime64[M]").astype(np.int64)
-        row_keys = self.cell_keys(frame["origin_country"], frame["goods_code"].str.slice(0, 6), months, countries)
-        imports = frame["direction"].to_numpy() == IMPORT
-        usd = frame["customs_value_uah"].to_numpy(dtype=np.float64, na_value=0.0) / float(self.params["usd_uah"])
+        mirror_keys = self.cell_keys(
+            self.country_numbers(mirror["country"], countries), self.subheading_numbers(mirror["hs6"]), mirror_months
+        )
+        # Per distinct origin and goods code, not per row.
+        row_keys = self.cell_keys(
+            columns.mapped("origin_country", lambda values: self.country_numbers(values, countries)),
+            columns.per_value("goods_code", "hs6", lambda values: self.subheading_numbers(values.str.slice(0, 6))),
+            columns.months(),
+        )
+        imports = columns.is_import()
+        usd = columns.floats("customs_value_uah") / float(self.params["usd_uah"])
         declared = pd.Series(np.nan_to_num(usd[imports]), index=row_keys[imports]).groupby(level=0).sum()
         cells = (
             mirror.assign(key=mirror_keys)
@@ -216,6 +227,7 @@ class WatchlistDetector(Detector):
 
     name = "watchlist"
     label = _("Watchlist hits")
+    threaded = False
 
     def score(self, context: DetectionContext) -> FloatArray:
         from apps.entities.models import EntityIdentifier, WatchlistHit

@@ -242,7 +242,7 @@ def load(
     transaction is then rolled back and the caller records the failure.
     """
     result = LoadResult()
-    validator = ChunkValidator(schema=schema, columns=mapping.columns)
+    validator = ChunkValidator(schema=schema, columns=mapping.columns, options=mapping.options)
     table = schema.model._meta.db_table
     copy_columns = ", ".join(connection.ops.quote_name(column) for column in record_copy_columns(schema))
     quarantine_table = QuarantinedRow._meta.db_table
@@ -372,6 +372,7 @@ def _mark_ready(dataset: Dataset, result: LoadResult, mapping: ResolvedMapping) 
     dataset.rows_quarantined = result.rows_quarantined
     dataset.validation_report = validation_report(result, mapping)
     dataset.mapping_used = mapping.columns
+    dataset.mapping_options = mapping.options.as_json()
     dataset.column_mapping = mapping.saved_mapping or dataset.column_mapping
     dataset.parquet_file.name = result.parquet_name
     dataset.error = ""
@@ -399,6 +400,7 @@ def mapping_report(mapping: ResolvedMapping) -> dict[str, Any]:
         "saved_mapping": mapping.saved_mapping.name if mapping.saved_mapping else "",
         "headers": list(mapping.headers),
         "columns": mapping.columns,
+        "options": mapping.options.as_json(),
         "unmapped_headers": list(mapping.unmapped_headers),
         "missing_required": list(mapping.missing_required),
     }

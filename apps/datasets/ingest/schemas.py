@@ -46,6 +46,8 @@ class FieldType(StrEnum):
     CURRENCY = "currency"
     GOODS_CODE = "goods_code"
     TAX_CODE = "tax_code"
+    # An anonymised party code (``with_anonymised_party_codes``): Latin letters and digits, no spaces.
+    IDENTIFIER = "identifier"
     CHOICE = "choice"
     # "; "-separated people and organisations (register extracts): people are masked one by one.
     PARTY_LIST = "party_list"
@@ -169,7 +171,7 @@ DIRECTION_CHOICES = {
 GOODS_CODE_SYNONYMS = names(
     "Код товару УКТЗЕД | Код УКТЗЕД | УКТЗЕД | Код УКТ ЗЕД | УКТ ЗЕД | Код товару | Код товару (УКТЗЕД) | "
     "Код товара | Код УКТ ВЭД | УКТ ВЭД | Код товара по УКТ ВЭД | Код ТН ВЭД | ТН ВЭД | HS code | HS | "
-    "Commodity code | Goods code | Tariff code | CN code | HS code (UKTZED)"
+    "Commodity code | Goods code | Tariff code | CN code | HS code (UKTZED) | HS10 code | HS10"
 )
 GOODS_DESCRIPTION_SYNONYMS = names(
     "Опис товару | Найменування товару | Назва товару | Товар | Опис | Описание товара | Наименование "
@@ -191,7 +193,7 @@ CUSTOMS_DECLARATION = (
         synonyms=names(
             "Номер декларації | Номер МД | № МД | Номер митної декларації | № декларації | Номер декларации | "
             "Номер таможенной декларации | № декларации | Номер ГТД | Declaration number | Declaration no | "
-            "Customs declaration number | Declaration"
+            "Declaration ID | Customs declaration number | Declaration"
         ),
     ),
     FieldSpec(
@@ -219,7 +221,7 @@ CUSTOMS_DECLARATION = (
         FieldType.CODE,
         synonyms=names(
             "Код митного органу | Код митниці | Код митного поста | Код таможенного органа | Код таможни | "
-            "Customs office code | Office code"
+            "Customs office code | Office code | Office ID | Customs office ID"
         ),
     ),
     FieldSpec(
@@ -236,7 +238,7 @@ CUSTOMS_DECLARATION = (
         personal_when="declarant_code",
         synonyms=names(
             "Код декларанта | ЄДРПОУ декларанта | Код ЄДРПОУ декларанта | Код ЕДРПОУ декларанта | ЕДРПОУ "
-            "декларанта | Declarant code | Broker code | Declarant EDRPOU"
+            "декларанта | Declarant code | Broker code | Declarant EDRPOU | Declarant ID"
         ),
     ),
     FieldSpec(
@@ -257,7 +259,8 @@ CUSTOMS_DECLARATION = (
             "Код ЄДРПОУ/РНОКПП суб'єкта ЗЕД | Код ЄДРПОУ суб'єкта ЗЕД | Код суб'єкта ЗЕД | ЄДРПОУ суб'єкта ЗЕД | "
             "Код ЄДРПОУ | ЄДРПОУ | Код ЄДРПОУ/РНОКПП | ЄДРПОУ/РНОКПП | Код отримувача | Код імпортера | Код "
             "ЕДРПОУ субъекта ВЭД | Код субъекта ВЭД | ЕДРПОУ | Код ЕДРПОУ | Код ЕГРПОУ | ЕГРПОУ | ОКПО | Код ОКПО "
-            "| EDRPOU | Trader code | Company code | Importer code | Exporter code | Trader EDRPOU"
+            "| EDRPOU | Trader code | Company code | Importer code | Exporter code | Trader EDRPOU | Importer ID | "
+            "Exporter ID | Trader ID"
         ),
     ),
     FieldSpec(
@@ -755,6 +758,28 @@ SCHEMAS: dict[str, KindSchema] = {
     RecordKind.TELEGRAM_MESSAGE: _with_model_facts(RecordKind.TELEGRAM_MESSAGE, TELEGRAM_MESSAGE),
     RecordKind.DOCUMENT: _with_model_facts(RecordKind.DOCUMENT, DOCUMENT),
 }
+
+
+def party_code_fields(schema: KindSchema) -> tuple[str, ...]:
+    """The codes of a record's parties: a company's ЄДРПОУ or a sole trader's РНОКПП (not a register person's tax
+    number, which is always a person's)."""
+    return tuple(spec.name for spec in schema.fields if spec.type is FieldType.TAX_CODE and spec.personal_when)
+
+
+def with_anonymised_party_codes(schema: KindSchema) -> KindSchema:
+    """The kind read from a file whose party codes are anonymised identifiers: each is an opaque code (kept as
+    written, within the column's length), never checked as ЄДРПОУ/РНОКПП and never personal. It must look like an
+    identifier (Latin letters and digits, no spaces), so that a column of names mapped there by mistake is refused,
+    not stored in clear. The parties' names and addresses stay personal unless they read as a company's: no code
+    tells a company from a person any more."""
+    codes = party_code_fields(schema)
+    return replace(
+        schema,
+        fields=tuple(
+            replace(spec, type=FieldType.IDENTIFIER, personal_when=None) if spec.name in codes else spec
+            for spec in schema.fields
+        ),
+    )
 
 
 def schema_for(kind: str) -> KindSchema:

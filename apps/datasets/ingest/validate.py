@@ -16,6 +16,8 @@ Parsing, in short (docs/ingestion.md has the full list):
 - booleans: так/ні, yes/no, true/false, 1/0, да/нет, +/-;
 - goods codes: 4–10 digits, leading zeros kept (spaces and dots inside are dropped: ``0803 90 10 00``);
 - tax codes: an 8-digit ЄДРПОУ or a 10-digit РНОКПП with a valid check digit (``apps.datasets.synthetic.codes``);
+  when the mapping says the party codes are anonymised identifiers, they are opaque codes instead (any text
+  within the column's length, never personal: ``apps.datasets.ingest.schemas.with_anonymised_party_codes``);
 - countries: ISO 3166-1 alpha-2; currencies: three Latin letters.
 """
 
@@ -38,13 +40,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from apps.datasets.ingest import masking
-from apps.datasets.ingest.mapping import normalize_header
+from apps.datasets.ingest.mapping import MappingOptions, normalize_header
 from apps.datasets.ingest.schemas import (
     ISO_COUNTRIES,
     PERSONAL_CODE_LENGTH,
     FieldSpec,
     FieldType,
     KindSchema,
+    with_anonymised_party_codes,
 )
 from apps.datasets.ingest.types import BadRow, RawChunk
 from apps.datasets.synthetic.codes import EDRPOU_LENGTH, is_valid_edrpou, is_valid_rnokpp
@@ -64,6 +67,7 @@ class Rule(StrEnum):
     GOODS_CODE = "goods_code"
     TAX_CODE = "tax_code"
     CHECK_DIGIT = "check_digit"
+    IDENTIFIER = "identifier"
     RANGE = "range"
     TOO_LONG = "too_long"
     LIST = "list"
@@ -82,6 +86,7 @@ RULE_MESSAGES = {
     Rule.GOODS_CODE: gettext_lazy("not a goods code of 4 to 10 digits"),
     Rule.TAX_CODE: gettext_lazy("not an 8-digit ЄДРПОУ or a 10-digit РНОКПП"),
     Rule.CHECK_DIGIT: gettext_lazy("wrong check digit"),
+    Rule.IDENTIFIER: gettext_lazy("not an anonymised identifier (Latin letters and digits without spaces)"),
     Rule.RANGE: gettext_lazy("out of range"),
     Rule.TOO_LONG: gettext_lazy("too long"),
     Rule.LIST: gettext_lazy("not a list"),
@@ -107,6 +112,8 @@ DATE_PATTERNS = (
 )
 _ZONE = r"\s*(?P<zone>Z|[+-]\d{2}:?\d{2})?"
 DATETIME_PATTERNS = tuple(pattern.removesuffix("$") + _ZONE + "$" for pattern in DATE_PATTERNS)
+# An anonymised identifier: one word of Latin letters and digits, maybe with . _ / - inside.
+IDENTIFIER_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z._/-]*$"
 
 
 def field_arrow_type(spec: FieldSpec) -> pa.DataType:
@@ -369,9 +376,13 @@ def parse_currency(values: pa.Array, spec: FieldSpec) -> Parsed:
 
 
 def parse_goods_code(values: pa.Array, spec: FieldSpec) -> Parsed:
+    """Digits of a goods code. Codes have 4, 6, 8 or 10 digits: one of odd length lost its leading zero in a
+    spreadsheet (chapters 01–09), which is put back, so «710807000» is chapter 07, not 71."""
     digits = pc.replace_substring_regex(values, r"[\s.]", "")
-    ok = pc.match_substring_regex(digits, r"^\d{4,10}$")
-    return Parsed(_only(digits, ok), [(Rule.GOODS_CODE, _invalid(values, ok))])
+    ok = pc.match_substring_regex(digits, r"^\d{3,10}$")
+    odd = pc.equal(pc.bit_wise_and(pc.utf8_length(digits), 1), 1)
+    padded = pc.if_else(odd, pc.binary_join_element_wise("0", digits, ""), digits)
+    return Parsed(_only(padded, ok), [(Rule.GOODS_CODE, _invalid(values, ok))])
 
 
 def _tax_code_check(lengths: tuple[int, ...]) -> Callable[[str], tuple[str, str]]:
@@ -399,6 +410,12 @@ def parse_tax_code(values: pa.Array, spec: FieldSpec) -> Parsed:
             (Rule.CHECK_DIGIT, pc.fill_null(pc.equal(status, Rule.CHECK_DIGIT.value), False)),
         ],
     )
+
+
+def parse_identifier(values: pa.Array, spec: FieldSpec) -> Parsed:
+    ok = pc.match_substring_regex(values, IDENTIFIER_PATTERN)
+    parsed = parse_text(_only(values, ok), spec)
+    return Parsed(parsed.values, [(Rule.IDENTIFIER, _invalid(values, ok)), *parsed.failures])
 
 
 def _text_list(value: str) -> list[str] | None:
@@ -442,6 +459,7 @@ PARSERS = {
     FieldType.CURRENCY: parse_currency,
     FieldType.GOODS_CODE: parse_goods_code,
     FieldType.TAX_CODE: parse_tax_code,
+    FieldType.IDENTIFIER: parse_identifier,
     FieldType.LIST: parse_list,
 }
 
@@ -454,9 +472,17 @@ def parse_field(values: pa.Array, spec: FieldSpec) -> Parsed:
     return Parsed(parsed.values, failures)
 
 
-def _personal_rows(code: pa.Array, names: pa.Array) -> pa.Array:
-    """Rows of a sole trader: the (validated) tax code is a person's 10-digit РНОКПП, or there is no code and the
-    name does not read as a company's (a legal form, quotes, a company code), so it may be a person's."""
+def _is_tax_code(schema: KindSchema, field_name: str) -> bool:
+    """Whether a field is a checked ЄДРПОУ/РНОКПП (not an anonymised party code, which says nothing of a person)."""
+    return schema.field(field_name).type is FieldType.TAX_CODE
+
+
+def _personal_rows(code: pa.Array | None, names: pa.Array) -> pa.Array:
+    """Rows of a sole trader: the (validated) tax code is a person's 10-digit РНОКПП, or there is no code (``None``:
+    no tax code at all) and the name does not read as a company's (a legal form, quotes, a company code), so it may
+    be a person's."""
+    if code is None:
+        code = _null_strings(len(names))
     by_code = pc.equal(pc.utf8_length(code), PERSONAL_CODE_LENGTH)
     uncoded = pc.and_kleene(pc.is_null(code), pc.invert(masking.company_like(names)))
     return pc.fill_null(pc.or_kleene(by_code, uncoded), False)
@@ -475,9 +501,8 @@ def mask_records(schema: KindSchema, columns: dict[str, pa.Array]) -> dict[str, 
             masked[spec.name] = masking.tokens(_as_text(values), spec.pii)
         elif spec.personal_when is not None:
             text = _as_text(values)
-            masked[spec.name] = masking.mask_where(
-                text, _personal_rows(columns[spec.personal_when], text), personal_kind(spec)
-            )
+            code = columns[spec.personal_when] if _is_tax_code(schema, spec.personal_when) else None
+            masked[spec.name] = masking.mask_where(text, _personal_rows(code, text), personal_kind(spec))
         elif spec.type is FieldType.PARTY_LIST:
             masked[spec.name] = masking.mask_party_column(values)
         elif spec.mask_in_text:
@@ -503,13 +528,18 @@ def _as_text(values: pa.Array) -> pa.Array:
 
 
 class ChunkValidator:
-    """Validates the chunks of one file against a kind, with one column mapping."""
+    """Validates the chunks of one file against a kind, with one column mapping and its options."""
 
-    def __init__(self, *, schema: KindSchema, columns: Mapping[str, str]) -> None:
-        self.schema = schema
+    def __init__(
+        self, *, schema: KindSchema, columns: Mapping[str, str], options: MappingOptions | None = None
+    ) -> None:
+        options = options or MappingOptions()
+        self.schema = with_anonymised_party_codes(schema) if options.anonymised_party_codes else schema
         # field → source header
         self.sources = {field_name: header for header, field_name in columns.items()}
-        self.output_schema = record_schema(schema)
+        # field → the value of every row, for a field the file has no column for.
+        self.fixed = {name: value for name, value in options.fixed.items() if name not in self.sources}
+        self.output_schema = record_schema(self.schema)
 
     def _column(self, chunk: RawChunk, field_name: str) -> pa.Array | None:
         header = self.sources.get(field_name)
@@ -528,6 +558,8 @@ class ChunkValidator:
         rule_masks: list[tuple[Rule, FieldSpec, pa.Array]] = []
         for spec in self.schema.fields:
             raw = self._column(chunk, spec.name)
+            if raw is None and spec.name in self.fixed:
+                raw = pa.repeat(pa.scalar(self.fixed[spec.name], pa.string()), length)
             values = clean_text(raw) if raw is not None else _null_strings(length)
             cleaned[spec.name] = values
             parsed = parse_field(values, spec)
@@ -603,7 +635,8 @@ def _reason(rule: Rule, spec: FieldSpec, values: pa.Array) -> pa.Array:
     elif rule is Rule.TOO_LONG and spec.max_length is not None:
         limit = _("at most %(count)s characters") % {"count": spec.max_length}
         prefix = f"{prefix} ({limit})"
-    if spec.masked or rule is Rule.REQUIRED:
+    # A value refused as an identifier may be anything (a name mapped there by mistake): it is not repeated.
+    if spec.masked or rule in (Rule.REQUIRED, Rule.IDENTIFIER):
         return pa.repeat(pa.scalar(prefix), len(values))
     detail = pc.utf8_slice_codeunits(values, 0, DETAIL_LIMIT)
     return pc.binary_join_element_wise(pa.scalar(prefix + " «"), detail, pa.scalar("»"), "")
@@ -632,13 +665,12 @@ def raw_rows(chunk: RawChunk, bad: pa.Array, schema: KindSchema, sources: Mappin
     cells = []
     personal_by_code: dict[str, pa.Array] = {}
     for spec in schema.fields:
-        if spec.personal_when is not None and spec.personal_when in sources:
-            code = clean_text(pc.filter(chunk.table.column(sources[spec.personal_when]).combine_chunks(), bad))
+        code_field = spec.personal_when
+        if code_field is not None and code_field in sources and _is_tax_code(schema, code_field):
+            code = clean_text(pc.filter(chunk.table.column(sources[code_field]).combine_chunks(), bad))
             code = pc.replace_substring_regex(code, r"\s", "")
             # Only a well-formed company code is known not to be a person's: anything else is masked.
-            personal_by_code[spec.personal_when] = pc.invert(
-                pc.fill_null(pc.match_substring_regex(code, r"^\d{8}$"), False)
-            )
+            personal_by_code[code_field] = pc.invert(pc.fill_null(pc.match_substring_regex(code, r"^\d{8}$"), False))
     for index, header in enumerate(chunk.table.column_names):
         values = clean_text(pc.filter(chunk.table.column(index).combine_chunks(), bad))
         field_name = field_by_header.get(header)
@@ -651,11 +683,15 @@ def raw_rows(chunk: RawChunk, bad: pa.Array, schema: KindSchema, sources: Mappin
         elif spec.pii is not None:
             values = masking.tokens(values, spec.pii)
         elif spec.personal_when is not None:
-            # Without the code column nothing tells a company from a sole trader: every value is masked.
+            # Without the code column (or with anonymised codes) nothing tells a company from a sole trader: every
+            # value is masked.
             personal = personal_by_code.get(spec.personal_when, pc.is_valid(values))
             values = masking.mask_where(values, personal, personal_kind(spec))
         elif spec.type is FieldType.PARTY_LIST:
             values = masking.mask_party_column(values)
+        elif spec.type is FieldType.IDENTIFIER:
+            looks_right = pc.fill_null(pc.match_substring_regex(values, IDENTIFIER_PATTERN), True)
+            values = pc.if_else(looks_right, values, masking.hide_cells(values))
         cells.append(_csv_cell(values))
     raw = pc.binary_join_element_wise(*cells, ",") if cells else _null_strings(pc.sum(bad).as_py())
     return pc.utf8_slice_codeunits(raw, 0, RAW_ROW_LIMIT)

@@ -10,6 +10,7 @@ held-out period alone.
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 import platform
 import resource
@@ -24,6 +25,7 @@ import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.anomalies.columns import scoring_workers
 from apps.anomalies.detectors import DetectionContext
 from apps.anomalies.engine import RISK_DETECTOR, combined_score, detect, risk_train
 from apps.anomalies.synthetic import synthetic_declarations, synthetic_mirror, synthetic_registry, synthetic_schemes
@@ -54,11 +56,20 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=11)
         parser.add_argument("--data", type=Path, help="an existing generate_customs output directory to use")
         parser.add_argument("--keep", action="store_true", help="keep the generated files")
-        parser.add_argument("--threads", type=int, default=1, help="OpenMP threads of the gradient boosting")
+        parser.add_argument(
+            "--threads", type=int, default=1, help="OpenMP threads of the gradient boosting, per worker (default 1)"
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            help="threads scoring runs on (default: the ANOMALIES_WORKERS setting, two on a multi-core machine)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity = int(options.get("verbosity", 1))
         settings.ANOMALIES_ML_THREADS = options["threads"]
+        if options["workers"] is not None:
+            settings.ANOMALIES_WORKERS = options["workers"]
         if options["data"]:
             self.run(options["data"])
             return
@@ -93,15 +104,22 @@ class Command(BaseCommand):
         training_scores = detect(training_context, {}, enabled={RISK_DETECTOR: False}, with_findings=False).scores
         training = risk_train(frame, training_scores)
         train_seconds = time.perf_counter() - started
+        # Scoring runs in its own process in the product: the training's features and scores are not kept.
+        bundle, metrics, test_from, test_to = training.bundle, training.metrics, training.test_from, training.test_to
+        del training, training_context, training_scores
+        gc.collect()
 
         # Scoring: every detector (each fitting what it fits) and the risk model, on every declaration.
-        started = time.perf_counter()
+        peak_before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        load_before = os.getloadavg()[0]
+        started, cpu_started = time.perf_counter(), time.process_time()
         context = DetectionContext(frame=frame, registry_loader=lambda: registry, mirror=mirror)
-        detection = detect(context, {}, bundle=training.bundle, with_findings=False)
+        detection = detect(context, {}, bundle=bundle, with_findings=False)
         score_seconds = time.perf_counter() - started
+        score_cpu = time.process_time() - cpu_started
         risk = detection.scores[RISK_DETECTOR]
 
-        held_out = (frame["declaration_date"] >= training.test_from).to_numpy()
+        held_out = (frame["declaration_date"] >= test_from).to_numpy()
         overall = recall_at(risk, schemes, TOP_SHARE)
         recent = recall_at(risk[held_out], schemes[held_out], TOP_SHARE)
         detectors_only = recall_at(combined_score(detection.scores, rows), schemes, TOP_SHARE)
@@ -116,10 +134,9 @@ class Command(BaseCommand):
                 f"{scheme:<20}{counts[scheme]:>8,}{overall[scheme]:>12.3f}{recent[scheme]:>16.3f}"
                 f"{detectors_only[scheme]:>16.3f}  ≥ {TARGET_RECALL} {verdict}"
             )
-        metrics = training.metrics
         self.line("")
         self.line(
-            f"risk model on the held-out period {training.test_from:%Y-%m-%d} – {training.test_to:%Y-%m-%d} "
+            f"risk model on the held-out period {test_from:%Y-%m-%d} – {test_to:%Y-%m-%d} "
             f"({metrics['rows']:,} inspected, {metrics['frauds']:,} frauds): AUC {metrics['auc']:.3f}, "
             + ", ".join(
                 f"P@{k}% {metrics[f'precision@{k}']:.3f} R@{k}% {metrics[f'recall@{k}']:.3f} "
@@ -131,11 +148,16 @@ class Command(BaseCommand):
         self.line(f"read {read_seconds:.1f} s; training (detectors + model) {train_seconds:.1f} s")
         self.line(
             f"scoring {rows:,} declarations with all detectors and the risk model: {score_seconds:.1f} s "
-            f"({rows / score_seconds:,.0f} declarations/s)"
+            f"({rows / score_seconds:,.0f} declarations/s), CPU {score_cpu:.1f} s on {scoring_workers()} worker "
+            f"threads; load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
         )
-        self.line("  " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in detection.seconds.items()))
+        self.line(
+            "  each step's own time (overlapping when run at once): "
+            + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in detection.seconds.items())
+        )
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         self.line(
-            f"peak memory {peak_mb:,.0f} MB; {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, "
+            f"peak memory {peak_mb:,.0f} MB ({peak_before_mb:,.0f} MB before scoring); "
+            f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, "
             f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
         )
