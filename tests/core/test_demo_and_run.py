@@ -1,9 +1,15 @@
-"""`make run`'s pieces: the demo data is complete and reusable, the web port falls back when taken."""
+"""`make run`'s pieces: the demo data is complete and reusable, the web port falls back when taken, the web
+processes share one listening socket."""
 
 from __future__ import annotations
 
 import io
+import os
 import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
 
 import pytest
 from django.contrib.auth import authenticate
@@ -12,7 +18,7 @@ from django.core.management import call_command
 from apps.accounts.choices import Role
 from apps.accounts.management.commands.demo_load import DEMO_PASSWORD, DEMO_USERS, SUPERUSER
 from apps.accounts.models import ApiKey, User
-from apps.core.management.commands.run import free_port
+from apps.core.management.commands.run import free_port, listen_socket, web_processes, web_start
 
 
 @pytest.mark.django_db
@@ -43,3 +49,47 @@ def test_free_port_skips_a_taken_port() -> None:
         port = taken.getsockname()[1]
 
         assert free_port(port) != port
+
+
+def test_web_processes_default_to_two_per_cpu_and_follow_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WEB_PROCESSES", raising=False)
+    assert web_processes() == 2 * (os.cpu_count() or 1)
+    monkeypatch.setenv("WEB_PROCESSES", "3")
+    assert web_processes() == 3
+
+
+def _get(port: int) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_the_web_processes_share_one_listening_socket() -> None:
+    """Every Daphne process accepts on the socket the run command opened: one process gone, the others serve."""
+    sock = listen_socket("127.0.0.1", 18900)
+    port = sock.getsockname()[1]
+    with listen_socket("127.0.0.1", port) as other:
+        assert other.getsockname()[1] != port, "a taken port is skipped"
+    servers = web_start(sock, 2, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sock.close()
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                status = _get(port)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the web processes did not start"
+                time.sleep(0.5)
+        assert status in (200, 503)
+        servers[0].terminate()
+        servers[0].wait(timeout=20)
+        assert all(_get(port) in (200, 503) for _ in range(5)), "the other process still accepts"
+        assert servers[1].poll() is None
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=20)

@@ -55,3 +55,11 @@ def test_reciprocal_rank_fusion_rewards_agreement_and_names_every_engine() -> No
     assert [hit.pk for hit in fused] == [2, 1, 3]
     assert fused[0].engines == ["postgres", "qdrant"]
     assert fused[0].score == 1 / 62 + 1 / 61
+
+
+def test_one_and_two_letter_words_beside_longer_ones_are_left_out_of_the_full_text_query() -> None:
+    # As prefixes they would expand to every lexeme starting with «z» or «o».
+    assert tsquery(parse_query("Polo Serwis Sp. z o.o.")) == tsquery(parse_query("Polo Serwis"))
+    # Alone, or as codes, they still count.
+    assert tsquery(parse_query("ко")) == "('ко':* | 'ko':*)"
+    assert tsquery(parse_query("Polo 12")) == "('polo':* | 'пол':*) & ('12')"

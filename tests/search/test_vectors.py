@@ -1,19 +1,25 @@
-"""Semantic search: the packaged multilingual model, embedded Qdrant, hybrid ranking, the post-load hook."""
+"""Semantic search: the packaged multilingual model, embedded Qdrant (Edge shard, per-process replicas), hybrid
+ranking, the post-load hook."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from django.conf import settings
 from django.test import override_settings
 
 from apps.accounts.models import User
 from apps.datasets import hooks
 from apps.search import tasks
 from apps.search.embedders import HashingEmbedder, MultilingualE5Embedder, embedder_get
+from apps.search.engines import vectors
 from apps.search.engines.base import ResultKind, SearchMode, SearchQuery
-from apps.search.engines.vectors import collection_name, qdrant_client, vectors_index_dataset
+from apps.search.engines.vectors import EdgeStore, collection_name, vectors_count, vectors_drop, vectors_index_dataset
 from apps.search.planner import query_mode
 from apps.search.selectors import search_kind_results
 from tests.search.conftest import Corpus
@@ -48,9 +54,8 @@ def test_indexing_stores_distinct_texts_once_and_is_safe_to_repeat(corpus: Corpu
     # Four distinct descriptions, one invoice description, one message, one document.
     assert index_corpus(corpus) == 7
     assert index_corpus(corpus) == 0
-    with qdrant_client() as client:
-        assert client.count(collection_name()).count == 7
-    assert (qdrant_path / "collection").exists()
+    assert vectors_count() == 7
+    assert (qdrant_path / collection_name() / "edge_config.json").exists()
 
 
 def test_a_description_in_other_words_and_language_is_found_by_meaning(
@@ -101,5 +106,62 @@ def test_the_post_load_hook_queues_indexing_after_commit(
         hooks.post_load_run(corpus.document.dataset_id)
     assert callbacks
     tasks.search_index_dataset(corpus.document.dataset_id)
-    with qdrant_client() as client:
-        assert client.count(collection_name()).count == 1
+    assert vectors_count() == 1
+
+
+def test_a_search_reads_its_process_replica_and_sees_each_write(
+    investigator: User, corpus: Corpus, qdrant_path: Path
+) -> None:
+    query = SearchQuery(text="frozen seafood and fish fillets from China", mode=SearchMode.HYBRID)
+    assert vectors_count() == 0
+    vectors_index_dataset(dataset_id=corpus.message.dataset_id)
+    messages = search_kind_results(user=investigator, query=query, kind=ResultKind.TELEGRAM_MESSAGE, limit=3)
+    assert [r.pk for r in messages] == [corpus.message.pk]
+    replicas = list((qdrant_path.parent / "qdrant-replicas").iterdir())
+    assert len(replicas) == 1, "one replica for this process, opened once"
+    search_kind_results(user=investigator, query=query, kind=ResultKind.TELEGRAM_MESSAGE, limit=3)
+    assert list((qdrant_path.parent / "qdrant-replicas").iterdir()) == replicas
+
+    # A write (as the worker's indexing does) bumps the version: the next search copies the shard again.
+    vectors_index_dataset(dataset_id=corpus.declarations.pk)
+    results = search_kind_results(user=investigator, query=query, kind=ResultKind.CUSTOMS_DECLARATION, limit=3)
+    assert results[0].pk == corpus.zoria.pk
+    assert "qdrant" in results[0].engines
+    assert list((qdrant_path.parent / "qdrant-replicas").iterdir()) != replicas
+    assert len(list((qdrant_path.parent / "qdrant-replicas").iterdir())) == 1, "the old replica is removed"
+
+    vectors_drop()
+    assert vectors_count() == 0
+    assert search_kind_results(user=investigator, query=query, kind=ResultKind.TELEGRAM_MESSAGE, limit=3) == []
+
+
+def test_replicas_of_ended_processes_are_removed(corpus: Corpus, qdrant_path: Path) -> None:
+    vectors_index_dataset(dataset_id=corpus.message.dataset_id)
+    replicas = qdrant_path.parent / "qdrant-replicas"
+    orphan = replicas / f"{collection_name()}-999999999-deadbeef"
+    orphan.mkdir(parents=True)
+    # A write makes this process copy the shard again, and look for orphans while at it.
+    vectors_index_dataset(dataset_id=corpus.document.dataset_id)
+    assert vectors_count() == 2
+    assert not orphan.exists()
+
+
+def test_the_shard_is_written_by_one_process_while_another_searches(
+    corpus: Corpus, qdrant_path: Path, investigator: User
+) -> None:
+    """Several processes read the shard at once (each its replica) and a writer still writes it."""
+    vectors_index_dataset(dataset_id=corpus.message.dataset_id)
+    assert vectors_count() == 1
+    script = (
+        "import django, os; django.setup(); "
+        "from apps.search.engines.vectors import vectors_count; "
+        "print(vectors_count())"
+    )
+    env = {**os.environ, "QDRANT_PATH": str(qdrant_path), "QDRANT_URL": ""}
+    other = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True, cwd=settings.BASE_DIR
+    )
+    assert other.stdout.strip().splitlines()[-1] == "1"
+    vectors_index_dataset(dataset_id=corpus.document.dataset_id)
+    assert vectors_count() == 2
+    assert isinstance(vectors.vector_store(), EdgeStore)

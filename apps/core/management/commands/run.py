@@ -1,7 +1,10 @@
 """``make run``: embedded servers, migrations, demo data, then Daphne + a Celery worker + Celery beat.
 
-Ctrl-C stops the three processes and the embedded servers; running it again
-reuses the data under ``var/``.
+Daphne runs as several processes accepting on one listening socket that this command opens (``daphne --fd``):
+Django serves its synchronous views one at a time per process, so one process would make every request wait for
+the one before it. ``WEB_PROCESSES`` sets how many (default: two per CPU).
+
+Ctrl-C stops the processes and the embedded servers; running it again reuses the data under ``var/``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from nexus import embedded
 
 DEFAULT_PORT = 8000
+LISTEN_BACKLOG = 1024
 
 
 def free_port(preferred: int) -> int:
@@ -33,6 +37,38 @@ def free_port(preferred: int) -> int:
                 continue
             return port
     raise RuntimeError(f"no free port between {preferred} and {preferred + 99}")
+
+
+def listen_socket(host: str, preferred: int) -> socket.socket:
+    """A listening TCP socket on the first free port from ``preferred``, inheritable by the web processes."""
+    for port in range(preferred, preferred + 100):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            sock.close()
+            continue
+        sock.listen(LISTEN_BACKLOG)
+        sock.set_inheritable(True)
+        return sock
+    raise RuntimeError(f"no free port between {preferred} and {preferred + 99}")
+
+
+def web_processes() -> int:
+    """How many Daphne processes serve the web: ``WEB_PROCESSES``, else two per CPU."""
+    configured = int(os.environ.get("WEB_PROCESSES", "0"))
+    return configured if configured > 0 else 2 * (os.cpu_count() or 1)
+
+
+def web_start(sock: socket.socket, count: int, **popen: Any) -> list[subprocess.Popen[bytes]]:
+    """Start ``count`` Daphne processes that all accept connections on ``sock`` (the kernel spreads them)."""
+    fd = sock.fileno()
+    command = [sys.executable, "-m", "daphne", "--fd", str(fd), "nexus.asgi:application"]
+    return [
+        subprocess.Popen(command, pass_fds=(fd,), **popen)  # noqa: S603 - our interpreter and Daphne, fixed arguments
+        for _ in range(count)
+    ]
 
 
 class Command(BaseCommand):
@@ -54,16 +90,20 @@ class Command(BaseCommand):
             self.stdout.write("\nDemo datasets (synthetic, docs/synthetic-data.md):")
             call_command("demo_data")
 
-        port = free_port(options["port"])
-        python = sys.executable
-        celery = [python, "-m", "celery", "-A", "nexus"]
+        sock = listen_socket(options["host"], options["port"])
+        port = sock.getsockname()[1]
+        celery = [sys.executable, "-m", "celery", "-A", "nexus"]
         commands = {
-            "web": [python, "-m", "daphne", "-b", options["host"], "-p", str(port), "nexus.asgi:application"],
             "worker": [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2", "--hostname", "worker@%h"],
             "beat": [*celery, "beat", "--loglevel", "INFO"],
         }
-        processes = {name: subprocess.Popen(command) for name, command in commands.items()}  # noqa: S603
-        self.stdout.write(self.style.SUCCESS(f"\nNexus Core is running at http://{options['host']}:{port}/"))
+        web = web_start(sock, web_processes())
+        processes = {f"web {index + 1}": process for index, process in enumerate(web)}
+        processes |= {name: subprocess.Popen(command) for name, command in commands.items()}  # noqa: S603
+        # The web processes hold the socket now; this process only watches them.
+        sock.close()
+        address = f"http://{options['host']}:{port}/"
+        self.stdout.write(self.style.SUCCESS(f"\nNexus Core is running at {address} ({len(web)} web processes)"))
         self.stdout.write("Press Ctrl-C to stop it.\n")
 
         stopping = False
