@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from apps.accounts.choices import Role
 from apps.accounts.models import Organization, User
 from apps.accounts.tiers import billing_redis
+from nexus.celery import app as celery_app
 from tests.factories import OrganizationFactory, member
 
 
@@ -47,3 +50,15 @@ def partner(organization: Organization) -> User:
 @pytest.fixture
 def outsider(other_organization: Organization) -> User:
     return member(Role.ADMIN, other_organization, username="outsider")
+
+
+@pytest.fixture
+def eager_celery() -> Iterator[None]:
+    """Tasks run in the caller's process, as a worker would run them, with their results."""
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = False
+        celery_app.conf.task_eager_propagates = False

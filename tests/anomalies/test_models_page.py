@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,21 +13,9 @@ from django.urls import reverse
 from apps.accounts.models import Organization, User
 from apps.anomalies.models import MLModel, ModelStatus
 from apps.core.notifications import user_group
-from nexus.celery import app as celery_app
 from tests.anomalies.data import crafted_rows, load_declarations
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def eager_celery() -> Iterator[None]:
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
-    try:
-        yield
-    finally:
-        celery_app.conf.task_always_eager = False
-        celery_app.conf.task_eager_propagates = False
 
 
 def signed_in(user: User) -> Client:

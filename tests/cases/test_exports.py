@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,7 +26,6 @@ from apps.privacy.masking import PIIKind, pii_token
 from apps.privacy.models import PIIVaultEntry
 from apps.privacy.services import pii_unlock
 from apps.privacy.vault import encrypt
-from nexus.celery import app as celery_app
 from tests.api_testing import api_key_client
 from tests.cases.conftest import PERSON_NAME
 
@@ -36,18 +34,6 @@ pytestmark = pytest.mark.django_db
 HOSTILE_TITLE = '=HYPERLINK("http://evil.example","Схема")'
 HOSTILE_NOTE = "+cmd|' /C calc'!A0"
 HOSTILE_TASK = "@SUM(1+1)"
-
-
-@pytest.fixture
-def eager_celery() -> Iterator[None]:
-    """Tasks run in the caller's process, as a worker would run them, with their results."""
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
-    try:
-        yield
-    finally:
-        celery_app.conf.task_always_eager = False
-        celery_app.conf.task_eager_propagates = False
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import csv
 import datetime
 import io
 import string
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,6 @@ from apps.datasets.models import ColumnMapping, CustomsDeclaration, Dataset, Dat
 from apps.entities.models import Entity, EntityIdentifier, EntityKind, EntityMention, IdentifierScheme, MentionRole
 from apps.entities.resolution import resolve_dataset
 from apps.privacy.masking import MASK_PREFIX, PIIKind, pii_token
-from nexus.celery import app as celery_app
 from tests.core.test_pages import Element, parse
 
 pytestmark = pytest.mark.django_db
@@ -183,17 +181,6 @@ def uploaded(client: Client, rows: list[list[str]], name: str) -> Dataset:
 def media_root(settings: SettingsWrapper, tmp_path: Path) -> Path:
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
-
-
-@pytest.fixture
-def eager_celery() -> Iterator[None]:
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
-    try:
-        yield
-    finally:
-        celery_app.conf.task_always_eager = False
-        celery_app.conf.task_eager_propagates = False
 
 
 def mapped_and_loaded(client: Client, user: User, rows: list[list[str]]) -> Dataset:
