@@ -23,6 +23,8 @@ import numpy.typing as npt
 import pandas as pd  # type: ignore[import-untyped]
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import roc_auc_score
 from threadpoolctl import ThreadpoolController, threadpool_limits  # type: ignore[import-untyped]
 
 from apps.anomalies.columns import FrameColumns, chunked_rows
@@ -172,8 +174,6 @@ def time_split(frame: pd.DataFrame, *, test_share: float = 0.2) -> TimeSplit:
 
 def ranking_metrics(outcome: FloatArray, score: FloatArray, revenue: FloatArray) -> dict[str, Any]:
     """AUC, and precision, recall and share of the additional revenue when inspecting the top k % by score."""
-    from sklearn.metrics import roc_auc_score
-
     order = np.argsort(-score, kind="stable")
     found = outcome[order]
     money = np.nan_to_num(revenue[order], nan=0.0)
@@ -209,8 +209,6 @@ def ml_threads() -> int:
 
 
 def model_fit(features: pd.DataFrame, outcome: FloatArray, *, seed: int = 0) -> Any:
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     model = HistGradientBoostingClassifier(**MODEL_PARAMS, early_stopping=False, random_state=seed)
     with threadpool_limits(limits=ml_threads()):
         model.fit(features.to_numpy(dtype=np.float32), outcome.astype(np.int64))

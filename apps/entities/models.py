@@ -173,6 +173,38 @@ class EntityName(models.Model):
         return self.name
 
 
+class EntityNameWord(models.Model):
+    """One word of an entity's company-name keys (``EntityName.match_key``), for autocomplete: a typed prefix is
+    one range of the ``(organization, word)`` index, not a scan of every spelling that contains it. Written with
+    the names (``resolution.names_upsert``); ``mention_count`` is the records of the spellings that hold it."""
+
+    # Both looked up through the two indexes below; no index of their own.
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="+", db_index=False)
+    word = models.TextField(_("word"))
+    mention_count = models.PositiveIntegerField(_("records"), default=0)
+
+    class Meta:
+        verbose_name = _("name word")
+        verbose_name_plural = _("name words")
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "word"], name="entities_nameword_unique"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "word"],
+                opclasses=["int8_ops", "text_pattern_ops"],
+                include=["entity", "mention_count"],
+                name="entities_nameword_prefix",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.word
+
+
 class EntityMention(models.Model):
     """One party of one record. Written in bulk by the resolver; the links carry no database constraint for the
     same reason as the record tables' (Django still cascades), and no index of their own: every index costs

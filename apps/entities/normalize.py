@@ -116,6 +116,8 @@ def _build_legal_forms() -> tuple[tuple[str, ...], ...]:
 
 
 _LEGAL_FORM_WORDS = _build_legal_forms()
+# Every word of a legal form, in skeleton ("ltd", "sti", "hmbh"): full-text search leaves them out beside other words.
+LEGAL_FORM_WORDS = frozenset(word for form in _LEGAL_FORM_WORDS for word in form)
 # The forms by their length in words, longest first: a name's ends are looked up, not compared with every form.
 _LEGAL_FORMS_BY_SIZE = tuple(
     (size, frozenset(form for form in _LEGAL_FORM_WORDS if len(form) == size))
@@ -143,11 +145,15 @@ def strip_legal_forms(words: list[str]) -> list[str]:
     return words
 
 
+def name_words(name: str) -> list[str]:
+    """A company name's words in their skeletons, in their order, without stop words and legal forms."""
+    return strip_legal_forms([word for word in fold(name).split() if word not in _STOP_WORDS])
+
+
 @lru_cache(maxsize=200_000)
 def company_key(name: str) -> str:
-    """The key two spellings of one company share: «ТОВ "Зоря-Схід"» and "Zoria-Skhid LLC" → "sid zora"."""
-    words = [word for word in fold(name).split() if word not in _STOP_WORDS]
-    return " ".join(sorted(strip_legal_forms(words)))
+    """The key two spellings of one company share: «ТОВ "Зоря-Схід"» and "Zoria-Skhid LLC" → "shid zoria"."""
+    return " ".join(sorted(name_words(name)))
 
 
 def legal_form_of(name: str) -> str:

@@ -968,6 +968,18 @@ def names_upsert(organization_id: int, rows: list[tuple[int, str, str, list[str]
             """,
             [organization_id],
         )
+        cursor.execute(
+            """
+            INSERT INTO entities_entitynameword (organization_id, entity_id, word, mention_count)
+            SELECT %s, entity_id, word, sum(mention_count)
+            FROM entities_new_names, unnest(string_to_array(match_key, ' ')) AS word
+            WHERE match_key <> '' AND word <> ''
+            GROUP BY entity_id, word
+            ON CONFLICT (entity_id, word) DO UPDATE SET
+                mention_count = entities_entitynameword.mention_count + excluded.mention_count
+            """,
+            [organization_id],
+        )
         cursor.execute("DROP TABLE entities_new_names")
         if len(rows) > ANALYZE_AFTER:
             # The next lookups of names (blocking keys, trigrams) join thousands of keys: planned on the statistics

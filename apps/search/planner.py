@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RRF_K = 60
+TEXT_BUDGET_MS = 150
 # A query of this many words (codes aside), or this long, is descriptive.
 DESCRIPTIVE_WORDS = 4
 DESCRIPTIVE_LENGTH = 32
@@ -88,16 +89,24 @@ def fuse(lists: list[list[Hit]], *, limit: int) -> list[FusedHit]:
 
 
 def search_kind(*, user: User, query: SearchQuery, kind: str, limit: int) -> list[FusedHit]:
-    """The fused hits of one kind: the text engine's, the fuzzy names' (entities) and the vectors' (hybrid)."""
+    """The fused hits of one kind: the text engine's, the fuzzy names' (entities) and the vectors' (hybrid).
+
+    When the vectors found records, the text engine ranks only records with every word (ranking those with any
+    word is what the vectors do better), and only within ``TEXT_BUDGET_MS``: a question of common words («код
+    виробника») can take GIN half a second at 5,000,000 declarations, and the vectors have answered it already."""
     plan = plan_for(query)
-    engine = PostgresEngine() if kind == ResultKind.ENTITY else text_engine()
-    lists = [engine.search(user=user, query=query, kind=kind, limit=limit)]
+    semantic: list[Hit] = []
     if plan.semantic and kind in SEMANTIC_KINDS:
         from apps.search.engines.vectors import VectorEngine
 
         try:
-            lists.append(VectorEngine().search(user=user, query=query, kind=kind, limit=limit))
+            semantic = VectorEngine().search(user=user, query=query, kind=kind, limit=limit)
         # The vector store is an addition to the text engines: when it is down the words still find records.
         except Exception:
             logger.exception("vector search failed for kind %s", kind)
+    engine = PostgresEngine() if kind == ResultKind.ENTITY else text_engine()
+    budget = TEXT_BUDGET_MS if semantic else None
+    lists = [engine.search(user=user, query=query, kind=kind, limit=limit, any_term=not semantic, budget_ms=budget)]
+    if semantic:
+        lists.append(semantic)
     return fuse(lists, limit=limit)

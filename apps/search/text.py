@@ -16,11 +16,13 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from apps.core.translit import transliterate_uk
+from apps.entities.normalize import LEGAL_FORM_WORDS, fold
 
 EDRPOU_LENGTH = 8
 GOODS_CODE_LENGTH = 10
 # A stem shorter than this matches too much as a prefix: the word is kept whole.
 MIN_STEM = 3
+MIN_GUESSED_STEM = 5
 _WORD = re.compile(r"[^\W_]+(?:['’ʼ][^\W_]+)*", re.UNICODE)
 _CODE_CHUNK = re.compile(r"\d[\d\s/-]*\d|\d")
 _CYRILLIC = re.compile(r"[а-яіїєґёыэъ]", re.IGNORECASE)
@@ -43,6 +45,23 @@ _ENDINGS = tuple(
         key=len,
         reverse=True,
     )
+)  # fmt: skip
+
+# Words of questions and phrases that say nothing of what is searched for («хто ввозив … для …», "who imported … for
+# …"): beside other words they are left out of the full-text query, where as prefixes they match most records.
+STOP_WORDS = frozenset(
+    {
+        # Ukrainian
+        "хто", "що", "де", "коли", "куди", "звідки", "чому", "як", "який", "яка", "яке", "які", "якого", "яких",
+        "для", "від", "через", "про", "при", "без", "під", "над", "між", "після", "перед", "або", "але", "чи",
+        "це", "цей", "ця", "ці", "той", "та", "так", "усі", "всі", "також",
+        # Russian (those not spelled as in Ukrainian)
+        "кто", "что", "где", "когда", "куда", "откуда", "почему", "как", "какой", "какая", "какое", "какие", "от",
+        "под", "между", "после", "или", "но", "ли", "это", "этот", "эта", "эти", "тот", "все", "также",
+        # English
+        "who", "what", "where", "when", "why", "how", "which", "the", "and", "for", "from", "with", "that", "this",
+        "these", "those", "are", "was", "were", "has", "have", "had", "all", "any", "into", "about",
+    }
 )  # fmt: skip
 
 # Latin back to Ukrainian Cyrillic (the reverse of the КМУ 2010 table), longest spellings first, so a name typed
@@ -173,11 +192,19 @@ def parse_query(original: str) -> ParsedQuery:
             terms.append(Term(word=word, exact=(word,), is_code=True))
             continue
         prefixes = [stem(word)]
+        exact = []
         if _CYRILLIC.search(word):
             prefixes.append(transliterate_uk(word).lower())
         elif _LATIN.search(word) and len(word) >= MIN_STEM:
-            prefixes.append(stem(latin_to_cyrillic(word)))
-        terms.append(Term(word=word, prefixes=tuple(dict.fromkeys(p for p in prefixes if p))))
+            # The Cyrillic spelling a Latin word may have: a short guessed stem («конт» from "conti") would match
+            # every word that starts so (контракт, контейнер), so it is matched whole.
+            cyrillic = latin_to_cyrillic(word)
+            guessed = stem(cyrillic)
+            if len(guessed) >= MIN_GUESSED_STEM:
+                prefixes.append(guessed)
+            else:
+                exact.append(cyrillic)
+        terms.append(Term(word=word, prefixes=tuple(dict.fromkeys(p for p in prefixes if p)), exact=tuple(exact)))
     return ParsedQuery(text=normalize_query(original), terms=tuple(terms))
 
 
@@ -186,19 +213,30 @@ def _lexeme(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
+def _telling(word: str) -> bool:
+    return len(word) >= MIN_STEM and word not in STOP_WORDS and fold(word) not in LEGAL_FORM_WORDS
+
+
 def tsquery(parsed: ParsedQuery, *, any_term: bool = False) -> str:
     """The ``to_tsquery`` text: each term's alternatives OR-ed, terms AND-ed (OR-ed when ``any_term``).
 
-    A word shorter than ``MIN_STEM`` beside longer ones («Sp. z o.o.», «ve», «&») is left out: as a prefix it
-    expands to every lexeme starting with that letter, which made a company name take seconds at 5,000,000
-    declarations, and it narrows nothing the longer words do not."""
+    Beside other words, a word shorter than ``MIN_STEM`` («Sp. z o.o.», «ve», «&»), a ``STOP_WORDS`` word or a
+    word of a legal form («Ltd», «Şti», «GmbH», «Лтд») is left out: it narrows nothing the other words do not, and
+    GIN reads every record it is in (at 5,000,000 declarations «Ltd» alone made a name take half a second).
+
+    Latin words are matched whole: the configuration stems them on both sides ("exports" finds "export"), and a
+    whole word lets GIN skip through the rarest word's records, where a prefix makes it collect every record of
+    every word that starts so. Cyrillic stems and goods headings stay prefixes: that is how they match."""
     terms = parsed.terms
-    if any(not term.is_code and len(term.word) >= MIN_STEM for term in terms):
-        terms = tuple(term for term in terms if term.is_code or len(term.word) >= MIN_STEM)
+    if any(term.is_code or _telling(term.word) for term in terms):
+        terms = tuple(term for term in terms if term.is_code or _telling(term.word))
     groups = []
     for term in terms:
         alternatives = [_lexeme(value) for value in term.exact]
-        alternatives += [f"{_lexeme(value)}:*" for value in term.prefixes]
+        alternatives += [
+            _lexeme(value) if not term.is_code and not _CYRILLIC.search(value) else f"{_lexeme(value)}:*"
+            for value in term.prefixes
+        ]
         if alternatives:
             groups.append("(" + " | ".join(alternatives) + ")")
     return (" | " if any_term else " & ").join(groups)

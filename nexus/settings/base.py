@@ -126,8 +126,11 @@ TEMPLATES = [
     },
 ]
 
-# Connections are kept between requests (each web process serves its views from one thread, so one connection per
-# process) and checked before reuse: opening one per request cost more than many searches' queries.
+# Connections are kept between requests and checked before reuse: opening one costs more than many searches'
+# queries. Under ASGI (nexus/asgi.py) Django runs each request's views on a thread of its own, and connections
+# belong to threads, so a kept connection is never used again there: measured, about three connections were opened
+# per API request. Web processes therefore take their connections from a pool of DATABASE_POOL_SIZE (`manage.py
+# run` sets it for the Daphne processes it starts; Celery's forked workers must not inherit a pool's threads).
 DATABASES = {
     "default": dj_database_url.parse(
         embedded.database_url(),
@@ -137,6 +140,15 @@ DATABASES = {
 }
 # A database host that drops packets must fail /healthz and requests quickly rather than hang them.
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5"))
+DATABASE_POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", "0"))
+if DATABASE_POOL_SIZE > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_SIZE,
+        "timeout": int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = embedded.redis_url()

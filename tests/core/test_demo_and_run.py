@@ -1,5 +1,5 @@
 """`make run`'s pieces: the demo data is complete and reusable, the web port falls back when taken, the web
-processes share one listening socket."""
+processes share one listening socket and pool their database connections."""
 
 from __future__ import annotations
 
@@ -11,14 +11,22 @@ import time
 import urllib.error
 import urllib.request
 
+import psycopg
 import pytest
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
 from apps.accounts.choices import Role
 from apps.accounts.management.commands.demo_load import DEMO_PASSWORD, DEMO_USERS, SUPERUSER
 from apps.accounts.models import ApiKey, User
-from apps.core.management.commands.run import free_port, listen_socket, web_processes, web_start
+from apps.core.management.commands.run import (
+    WEB_DATABASE_POOL_SIZE,
+    free_port,
+    listen_socket,
+    web_processes,
+    web_start,
+)
 
 
 @pytest.mark.django_db
@@ -88,6 +96,44 @@ def test_the_web_processes_share_one_listening_socket() -> None:
         servers[0].wait(timeout=20)
         assert all(_get(port) in (200, 503) for _ in range(5)), "the other process still accepts"
         assert servers[1].poll() is None
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=20)
+
+
+def _sessions_opened(database: str) -> int:
+    """Sessions PostgreSQL has opened on ``database`` so far (its statistics, read on a connection of our own)."""
+    params = settings.DATABASES["default"]
+    with psycopg.connect(
+        host=params["HOST"], port=params["PORT"], user=params["USER"], dbname="postgres", autocommit=True
+    ) as connection:
+        row = connection.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", [database]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_a_web_process_takes_its_database_connections_from_a_pool() -> None:
+    """Every request runs on a thread of its own under ASGI; without the pool each opened connections anew."""
+    sock = listen_socket("127.0.0.1", 18950)
+    port = sock.getsockname()[1]
+    servers = web_start(sock, 1, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sock.close()
+    database = settings.DATABASES["default"]["NAME"]
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                _get(port)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the web process did not start"
+                time.sleep(0.5)
+        time.sleep(1.5)  # a backend reports its statistics at most once a second
+        before = _sessions_opened(database)
+        assert all(_get(port) in (200, 503) for _ in range(30))
+        time.sleep(1.5)
+        assert _sessions_opened(database) - before <= WEB_DATABASE_POOL_SIZE
     finally:
         for server in servers:
             server.terminate()

@@ -18,6 +18,8 @@ from apps.entities.models import (
     EntityKind,
     EntityMention,
     EntityMerge,
+    EntityName,
+    EntityNameWord,
     MatchCandidate,
     Relationship,
     RelationshipKind,
@@ -382,3 +384,28 @@ def test_counts_added_per_dataset_equal_a_full_recount(tmp_path: Path, organizat
     # The later dataset's spelling is now the most common one, and the absorbed Zenith's records count for Acme.
     assert (zoria.name, zoria.mention_count, str(zoria.last_seen)) == ("Зоря-Схід", 4, "2024-05-20")
     assert Entity.objects.get(pk=acme.pk).mention_count == 5
+
+
+def test_name_words_count_the_records_of_every_spelling_that_holds_them(
+    tmp_path: Path, organization: Organization
+) -> None:
+    first = [declaration(1, "41234569", "ТОВ «Зоря-Схід»", "Zoria Trading Ltd", "GB")]
+    ingest(write_csv(tmp_path / "first.csv", DECLARATION_HEADER, first), organization)
+    later = [declaration(number, "41234569", "Зоря-Схід", "Zoria Trading Ltd", "GB") for number in (2, 3)]
+    ingest(write_csv(tmp_path / "later.csv", DECLARATION_HEADER, later), organization)
+
+    recount: dict[tuple[int, str], int] = {}
+    for entity_id, key, records in EntityName.objects.filter(organization=organization).values_list(
+        "entity_id", "match_key", "mention_count"
+    ):
+        for word in key.split():
+            recount[entity_id, word] = recount.get((entity_id, word), 0) + records
+    words = EntityNameWord.objects.filter(organization=organization)
+    assert {(w.entity_id, w.word): w.mention_count for w in words} == recount
+    zoria = Entity.objects.get(identifiers__value="41234569")
+    # Both spellings of the trader hold "zoria": its three records; the partner's name holds it too.
+    assert recount[zoria.pk, "zoria"] == 3
+    assert {entity_id for entity_id, word in recount if word == "zoria"} == {
+        zoria.pk,
+        Entity.objects.get(names__name="Zoria Trading Ltd").pk,
+    }

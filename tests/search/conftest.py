@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.db import transaction
 from django.test import override_settings
 
 from apps.accounts.models import Organization
@@ -28,6 +29,7 @@ from apps.datasets.models import (
 )
 from apps.entities.models import Entity, EntityIdentifier, EntityKind, EntityName, IdentifierScheme
 from apps.entities.normalize import company_key
+from apps.entities.resolution import names_upsert
 from apps.privacy.masking import PIIKind, pii_token
 from apps.search.engines.postgres import postgres_index_dataset
 
@@ -72,9 +74,8 @@ def company(organization: Organization, name: str, code: str = "", country: str 
     entity = Entity.objects.create(
         organization=organization, kind=EntityKind.COMPANY, name=name, country=country, mention_count=3
     )
-    EntityName.objects.create(
-        organization=organization, entity=entity, name=name, match_key=company_key(name), country=country
-    )
+    with transaction.atomic():  # as the resolver writes names: its temporary table lives until the commit
+        names_upsert(organization.pk, [(entity.pk, name, company_key(name), [], country, 3)])
     if code:
         EntityIdentifier.objects.create(
             organization=organization, entity=entity, scheme=IdentifierScheme.EDRPOU, value=code

@@ -84,6 +84,23 @@ def test_autocomplete(investigator: User, corpus: Corpus) -> None:
     assert response.json()[0] == {"label": "ТОВ «Зоря-Схід»", "detail": "Company", "entity_id": corpus.zoria_entity.pk}
 
 
+def test_autocomplete_matches_the_start_of_any_word_of_the_name(investigator: User, corpus: Corpus) -> None:
+    client = api_key_client(investigator)
+
+    def suggested(text: str) -> list[int]:
+        response = client.get(reverse("api:search-autocomplete"), {"q": text})
+        assert response.status_code == 200
+        return [suggestion["entity_id"] for suggestion in response.json()]
+
+    # A later word of the name, in either script; every typed word must start a word of the name.
+    assert suggested("Агр") == [corpus.agro_entity.pk]
+    assert suggested("agro dnip") == [corpus.agro_entity.pk]
+    assert suggested("схід зор") == [corpus.zoria_entity.pk]
+    assert suggested("Схід Агро") == []
+    # A legal form alone is no name.
+    assert suggested("ТОВ") == []
+
+
 def test_saved_searches_belong_to_their_owner(investigator: User, supervisor: User, corpus: Corpus) -> None:
     client = api_key_client(investigator)
     created = client.post(

@@ -28,9 +28,11 @@ def test_parsing_keeps_document_numbers_and_spaced_codes_whole() -> None:
     parsed = parse_query("UA110110/2024/000456 0303 10 11 00 Зоря")
     assert [term.word for term in parsed.terms] == ["UA110110/2024/000456", "0303101100", "зоря"]
     assert parsed.terms[2].prefixes == ("зор", "zoria")
-    assert parse_query("Zoria").terms[0].prefixes == ("zoria", "зор")
-    assert tsquery(parse_query("м'ясо")) == "('мяс':* | 'miaso':*)"
-    assert tsquery(parse_query("O'Brien")) == "('obrien':* | 'обрєн':*)"
+    # A Cyrillic guess shorter than five letters is matched whole, not as a stem.
+    assert (parse_query("Zoria").terms[0].prefixes, parse_query("Zoria").terms[0].exact) == (("zoria",), ("зоря",))
+    # Latin words are matched whole (the configuration stems them), Cyrillic stems as prefixes.
+    assert tsquery(parse_query("м'ясо")) == "('мяс':* | 'miaso')"
+    assert tsquery(parse_query("O'Brien")) == "('obrien' | 'обрєн':*)"
     assert tsquery(parse_query("UA1'2/2024")) == "('ua1''2/2024')"
 
 
@@ -61,5 +63,17 @@ def test_one_and_two_letter_words_beside_longer_ones_are_left_out_of_the_full_te
     # As prefixes they would expand to every lexeme starting with «z» or «o».
     assert tsquery(parse_query("Polo Serwis Sp. z o.o.")) == tsquery(parse_query("Polo Serwis"))
     # Alone, or as codes, they still count.
-    assert tsquery(parse_query("ко")) == "('ко':* | 'ko':*)"
-    assert tsquery(parse_query("Polo 12")) == "('polo':* | 'пол':*) & ('12')"
+    assert tsquery(parse_query("ко")) == "('ко':* | 'ko')"
+    assert tsquery(parse_query("Polo 12")) == "('поло' | 'polo') & ('12')"
+
+
+def test_question_words_beside_others_are_left_out_of_the_full_text_query() -> None:
+    assert tsquery(parse_query("хто ввозив гальмівні колодки для перепродажу")) == tsquery(
+        parse_query("ввозив гальмівні колодки перепродажу")
+    )
+    assert tsquery(parse_query("who imported the brake pads")) == tsquery(parse_query("imported brake pads"))
+    # So are the words of legal forms, in any script.
+    assert tsquery(parse_query("Demir Gıda Ltd. Şti.")) == tsquery(parse_query("Demir Gıda"))
+    assert tsquery(parse_query("Кровн Чемікалс Пвт. Лтд.")) == tsquery(parse_query("Кровн Чемікалс"))
+    # Alone they are what was asked for.
+    assert tsquery(parse_query("для")) == "('для':* | 'dlia')"

@@ -81,6 +81,20 @@ def test_hybrid_fuses_words_and_meaning(investigator: User, corpus: Corpus, qdra
     assert results[0].score > results[1].score
 
 
+def test_a_question_is_answered_by_meaning_and_by_some_words_only_without_vectors(
+    investigator: User, corpus: Corpus, qdrant_path: Path
+) -> None:
+    query = SearchQuery(text="хто ввозив морожену рибу для перепродажу", mode=SearchMode.HYBRID)
+    # No record has every word. With no vectors, the records with some of them are ranked.
+    by_words = search_kind_results(user=investigator, query=query, kind=ResultKind.CUSTOMS_DECLARATION, limit=5)
+    assert by_words[0].pk == corpus.zoria.pk
+    assert {tuple(result.engines) for result in by_words} == {("postgres",)}
+    index_corpus(corpus)
+    by_meaning = search_kind_results(user=investigator, query=query, kind=ResultKind.CUSTOMS_DECLARATION, limit=5)
+    assert by_meaning[0].pk == corpus.zoria.pk
+    assert {tuple(result.engines) for result in by_meaning} == {("qdrant",)}
+
+
 def test_vectors_never_cross_organisations(outsider: User, corpus: Corpus, qdrant_path: Path) -> None:
     index_corpus(corpus)
     query = SearchQuery(text="морожена риба та морепродукти з Китаю", mode=SearchMode.HYBRID)

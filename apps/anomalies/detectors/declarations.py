@@ -11,6 +11,12 @@ import numpy.typing as npt
 import pandas as pd  # type: ignore[import-untyped]
 from django.utils.translation import gettext_lazy as _
 
+# Imported here, not inside the detectors: the engine scores them on threads, and two threads importing
+# scikit-learn for the first time at once can see it half-initialised (ImportError).
+from sklearn.ensemble import IsolationForest
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import RidgeClassifier
+
 from apps.anomalies.columns import FrameColumns, chunked_rows
 from apps.anomalies.detectors.base import (
     DetectionContext,
@@ -260,8 +266,6 @@ class GoodsCodeTextDetector(Detector):
     }
 
     def score(self, context: DetectionContext) -> FloatArray:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import RidgeClassifier
         from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
         frame = context.frame
@@ -414,8 +418,6 @@ class IsolationForestDetector(Detector):
     defaults = {"trees": 40, "sample_rows": 100000, "threshold": 0.7, "seed": 0}
 
     def score(self, context: DetectionContext) -> FloatArray:
-        from sklearn.ensemble import IsolationForest
-
         frame = context.frame
         if len(frame) < 50:
             return np.zeros(len(frame))

@@ -97,6 +97,18 @@ class Hit:
 
 
 class SearchEngine(Protocol):
+    """``any_term``: when no record has every word, rank those that have some. ``budget_ms``: what the engine
+    finds within that time (nothing, if it finds nothing in time), for a query other engines answer too."""
+
     name: str
 
-    def search(self, *, user: User, query: SearchQuery, kind: str, limit: int) -> list[Hit]: ...
+    def search(
+        self,
+        *,
+        user: User,
+        query: SearchQuery,
+        kind: str,
+        limit: int,
+        any_term: bool = True,
+        budget_ms: int | None = None,
+    ) -> list[Hit]: ...

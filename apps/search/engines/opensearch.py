@@ -283,24 +283,43 @@ def opensearch_reindex(*, kind: str) -> str:
 class OpenSearchEngine:
     name: str = Engine.OPENSEARCH
 
-    def search(self, *, user: User, query: SearchQuery, kind: str, limit: int) -> list[Hit]:
+    def search(
+        self,
+        *,
+        user: User,
+        query: SearchQuery,
+        kind: str,
+        limit: int,
+        any_term: bool = True,
+        budget_ms: int | None = None,
+    ) -> list[Hit]:
         if kind not in RECORD_SPECS or user.organization_id is None or not query.parsed.terms:
             return []
         client = opensearch_client()
         alias = alias_name(kind)
         if not client.indices.exists_alias(name=alias):
             return []
-        ids = self._ids(client, alias, query, user.organization_id, limit, any_term=False)
-        if not ids and len(query.parsed.terms) > 1:
-            ids = self._ids(client, alias, query, user.organization_id, limit, any_term=True)
+        ids = self._ids(client, alias, query, user.organization_id, limit, any_term=False, budget_ms=budget_ms)
+        if not ids and any_term and len(query.parsed.terms) > 1:
+            ids = self._ids(client, alias, query, user.organization_id, limit, any_term=True, budget_ms=budget_ms)
         spec = RECORD_SPECS[kind]
         visible = set(spec.model.objects.restrict(user, "view").filter(pk__in=ids).values_list("pk", flat=True))
         ranked = [pk for pk in ids if pk in visible]
         return [Hit(kind=kind, pk=pk, engine=Engine.OPENSEARCH, rank=rank) for rank, pk in enumerate(ranked)]
 
     def _ids(
-        self, client: OpenSearch, alias: str, query: SearchQuery, organization_id: int, limit: int, *, any_term: bool
+        self,
+        client: OpenSearch,
+        alias: str,
+        query: SearchQuery,
+        organization_id: int,
+        limit: int,
+        *,
+        any_term: bool,
+        budget_ms: int | None,
     ) -> list[int]:
         body = search_body(query, organization_id=organization_id, limit=limit, any_term=any_term)
+        if budget_ms is not None:
+            body["timeout"] = f"{budget_ms}ms"  # the hits found in time
         response = client.search(index=alias, body=body)
         return [int(hit["_id"]) for hit in response["hits"]["hits"]]

@@ -11,16 +11,18 @@ Every query starts from ``restrict()``: the user's organisation, the model permi
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, transaction
-from django.db.models import BooleanField, Count, FloatField, Max, Min, Q, QuerySet
+from django.db import OperationalError, connection, transaction
+from django.db.models import BooleanField, Case, Count, FloatField, Max, Min, Q, QuerySet, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest, Left
+from psycopg.errors import QueryCanceled
 
 from apps.datasets.models import (
     CustomsDeclaration,
@@ -31,13 +33,15 @@ from apps.datasets.models import (
     TaxInvoice,
     TelegramMessage,
 )
-from apps.entities.models import Entity, EntityIdentifier, EntityName
-from apps.entities.normalize import company_key
+from apps.entities.models import Entity, EntityIdentifier, EntityName, EntityNameWord
+from apps.entities.normalize import company_key, name_words
 from apps.search.engines.base import Engine, Hit, ResultKind, SearchFilters, SearchQuery
-from apps.search.text import ParsedQuery, tsquery
+from apps.search.text import ParsedQuery, tsquery, words_of
 
 if TYPE_CHECKING:
     from apps.accounts.models import User
+
+logger = logging.getLogger(__name__)
 
 CONFIG = "nexus_search"
 CANDIDATE_LIMIT = 5000
@@ -264,18 +268,29 @@ def record_tsquery(parsed: ParsedQuery) -> str:
 class PostgresEngine:
     name: str = Engine.POSTGRES
 
-    def search(self, *, user: User, query: SearchQuery, kind: str, limit: int) -> list[Hit]:
+    def search(
+        self,
+        *,
+        user: User,
+        query: SearchQuery,
+        kind: str,
+        limit: int,
+        any_term: bool = True,
+        budget_ms: int | None = None,
+    ) -> list[Hit]:
         if kind == ResultKind.ENTITY:
             return entity_search(user=user, query=query, limit=limit)
         if kind not in RECORD_SPECS:
             return []
-        hits = self._records(user=user, query=query, kind=kind, limit=limit, any_term=False)
-        if not hits and len(query.parsed.terms) > 1:
+        hits = self._records(user=user, query=query, kind=kind, limit=limit, any_term=False, budget_ms=budget_ms)
+        if not hits and any_term and len(query.parsed.terms) > 1:
             # No record has every word: rank those that have some, so a long question still finds something.
-            hits = self._records(user=user, query=query, kind=kind, limit=limit, any_term=True)
+            hits = self._records(user=user, query=query, kind=kind, limit=limit, any_term=True, budget_ms=budget_ms)
         return hits
 
-    def _records(self, *, user: User, query: SearchQuery, kind: str, limit: int, any_term: bool) -> list[Hit]:
+    def _records(
+        self, *, user: User, query: SearchQuery, kind: str, limit: int, any_term: bool, budget_ms: int | None
+    ) -> list[Hit]:
         spec = RECORD_SPECS[kind]
         text = tsquery(query.parsed, any_term=any_term)
         if not text:
@@ -287,12 +302,26 @@ class PostgresEngine:
             sql, params = candidates[:RANK_LIMIT].query.sql_with_params()
         except EmptyResultSet:  # a filter this kind has no field for
             return []
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT * FROM ({sql}) AS candidates ORDER BY 2 DESC, 1 DESC LIMIT %s",  # noqa: S608 - Django's SQL
-                [*params, limit],
-            )
-            rows = cursor.fetchall()
+        ranked = f"SELECT * FROM ({sql}) AS candidates ORDER BY 2 DESC, 1 DESC LIMIT %s"  # noqa: S608 - Django's SQL
+        try:
+            # A savepoint of its own: a statement cancelled at the budget rolls back to it (its setting with it).
+            with transaction.atomic(), connection.cursor() as cursor:
+                previous = None
+                if budget_ms is not None:
+                    cursor.execute(
+                        "SELECT current_setting('statement_timeout'), set_config('statement_timeout', %s, true)",
+                        [f"{budget_ms}ms"],
+                    )
+                    previous = cursor.fetchone()[0]
+                cursor.execute(ranked, [*params, limit])
+                rows = cursor.fetchall()
+                if previous is not None:
+                    cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+        except OperationalError as error:
+            if budget_ms is None or not isinstance(error.__cause__, QueryCanceled):
+                raise
+            logger.info("full-text search of %s gave up after %s ms", kind, budget_ms)
+            return []
         return [
             Hit(kind=kind, pk=pk, engine=Engine.POSTGRES, rank=position, score=float(score))
             for position, (pk, score) in enumerate(rows)
@@ -365,10 +394,32 @@ class Suggestion:
     entity_id: int
 
 
+def _entities_by_name_prefix(user: User, text: str, limit: int) -> list[int]:
+    """Entities with a name word starting like each typed word (in the matching keys' Latin skeleton, so any
+    script), those with the last word whole first, then the most recorded: one range of the name words' index per
+    typed word."""
+    typed = name_words(" ".join(words_of(text)))
+    if not typed or len(typed[-1]) < 2:
+        return []
+    *others, last = typed
+    words = EntityNameWord.objects.filter(word__startswith=last, **_organization_filter(user))
+    for other in others:
+        words = words.filter(
+            entity_id__in=EntityNameWord.objects.filter(word__startswith=other, **_organization_filter(user)).values(
+                "entity_id"
+            )
+        )
+    ranked = (
+        words.values("entity_id")
+        .annotate(whole=Max(Case(When(word=last, then=1), default=0)), mentions=Max("mention_count"))
+        .order_by("-whole", "-mentions", "entity_id")
+        .values_list("entity_id", flat=True)[:limit]
+    )
+    return list(ranked)
+
+
 def autocomplete(*, user: User, text: str, limit: int = 8) -> list[Suggestion]:
     """Entity names and codes that start like ``text`` (names in any script, codes with or without zeros)."""
-    from apps.search.text import words_of
-
     text = text.strip()
     if not text:
         return []
@@ -393,15 +444,8 @@ def autocomplete(*, user: User, text: str, limit: int = 8) -> list[Suggestion]:
             if entity_id not in details:
                 entity_ids.append(entity_id)
                 details[entity_id] = value
-    key = company_key(" ".join(words_of(text)))
-    if len(key) >= 2 and len(entity_ids) < limit:
-        names = (
-            EntityName.objects.filter(match_key__contains=key, **_organization_filter(user))
-            .annotate(similarity=TrigramWordSimilarity(key, "match_key"))
-            .order_by("-similarity", "-mention_count")
-            .values_list("entity_id", flat=True)[: limit * 3]
-        )
-        for entity_id in names:
+    if len(entity_ids) < limit:
+        for entity_id in _entities_by_name_prefix(user, text, limit * 3):
             if entity_id not in details:
                 entity_ids.append(entity_id)
                 details[entity_id] = ""

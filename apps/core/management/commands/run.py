@@ -25,6 +25,8 @@ from nexus import embedded
 
 DEFAULT_PORT = 8000
 LISTEN_BACKLOG = 1024
+# Database connections per web process (see web_start).
+WEB_DATABASE_POOL_SIZE = 4
 
 
 def free_port(preferred: int) -> int:
@@ -62,11 +64,16 @@ def web_processes() -> int:
 
 
 def web_start(sock: socket.socket, count: int, **popen: Any) -> list[subprocess.Popen[bytes]]:
-    """Start ``count`` Daphne processes that all accept connections on ``sock`` (the kernel spreads them)."""
+    """Start ``count`` Daphne processes that all accept connections on ``sock`` (the kernel spreads them).
+
+    Each takes its database connections from a pool (``DATABASE_POOL_SIZE``, default ``WEB_DATABASE_POOL_SIZE``):
+    under ASGI every request runs on a thread of its own, and a thread's kept connection is never used again."""
     fd = sock.fileno()
     command = [sys.executable, "-m", "daphne", "--fd", str(fd), "nexus.asgi:application"]
+    env = dict(popen.pop("env", os.environ))
+    env.setdefault("DATABASE_POOL_SIZE", str(WEB_DATABASE_POOL_SIZE))
     return [
-        subprocess.Popen(command, pass_fds=(fd,), **popen)  # noqa: S603 - our interpreter and Daphne, fixed arguments
+        subprocess.Popen(command, pass_fds=(fd,), env=env, **popen)  # noqa: S603 - our interpreter and Daphne
         for _ in range(count)
     ]
 
