@@ -2,7 +2,8 @@
 
 Goods descriptions repeat: five million declarations carry far fewer distinct descriptions, so each distinct
 description of an organisation is one point (keyed by its MD5, as PostgreSQL computes it) and a search finds the
-records again through the ``md5(goods_description)`` index (migration 0002). A message or a document is one point.
+records again through the ``md5(goods_description)`` index, newest first (migration 0003). A message or a document
+is one point.
 
 Qdrant runs embedded unless ``QDRANT_URL`` names a server (then qdrant-client talks to it, one client per process).
 Embedded, the store is a Qdrant Edge shard (``qdrant-edge-py``: Qdrant's own engine, payload indexes included, in
