@@ -303,29 +303,42 @@ class PostgresEngine:
         except EmptyResultSet:  # a filter this kind has no field for
             return []
         ranked = f"SELECT * FROM ({sql}) AS candidates ORDER BY 2 DESC, 1 DESC LIMIT %s"  # noqa: S608 - Django's SQL
-        try:
-            # A savepoint of its own: a statement cancelled at the budget rolls back to it (its setting with it).
-            with transaction.atomic(), connection.cursor() as cursor:
-                previous = None
-                if budget_ms is not None:
-                    cursor.execute(
-                        "SELECT current_setting('statement_timeout'), set_config('statement_timeout', %s, true)",
-                        [f"{budget_ms}ms"],
-                    )
-                    previous = cursor.fetchone()[0]
+        if budget_ms is None:
+            with connection.cursor() as cursor:
                 cursor.execute(ranked, [*params, limit])
                 rows = cursor.fetchall()
-                if previous is not None:
-                    cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
-        except OperationalError as error:
-            if budget_ms is None or not isinstance(error.__cause__, QueryCanceled):
-                raise
-            logger.info("full-text search of %s gave up after %s ms", kind, budget_ms)
-            return []
+        else:
+            found = _fetch_within(ranked, [*params, limit], budget_ms)
+            if found is None:
+                logger.info("full-text search of %s gave up after %s ms", kind, budget_ms)
+                return []
+            rows = found
         return [
             Hit(kind=kind, pk=pk, engine=Engine.POSTGRES, rank=position, score=float(score))
             for position, (pk, score) in enumerate(rows)
         ]
+
+
+def _fetch_within(sql: str, params: list[Any], budget_ms: int) -> list[tuple[Any, ...]] | None:
+    """The rows of ``sql``, or ``None`` when PostgreSQL takes longer than ``budget_ms`` (``statement_timeout``).
+
+    In a savepoint of its own: a cancelled statement rolls back to it, and the setting with it; a finished one
+    sets the timeout back."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_setting('statement_timeout'), set_config('statement_timeout', %s, true)",
+                [f"{budget_ms}ms"],
+            )
+            previous = cursor.fetchone()[0]
+            cursor.execute(sql, params)
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+    except OperationalError as error:
+        if isinstance(error.__cause__, QueryCanceled):
+            return None
+        raise
+    return rows
 
 
 # --- entities --------------------------------------------------------------------------------------------------
