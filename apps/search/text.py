@@ -49,7 +49,7 @@ _ENDINGS = tuple(
 
 # Words of questions and phrases that say nothing of what is searched for («хто ввозив … для …», "who imported … for
 # …"): beside other words they are left out of the full-text query, where as prefixes they match most records.
-STOP_WORDS = frozenset(
+QUESTION_WORDS = frozenset(
     {
         # Ukrainian
         "хто", "що", "де", "коли", "куди", "звідки", "чому", "як", "який", "яка", "яке", "які", "якого", "яких",
@@ -214,13 +214,13 @@ def _lexeme(value: str) -> str:
 
 
 def _telling(word: str) -> bool:
-    return len(word) >= MIN_STEM and word not in STOP_WORDS and fold(word) not in LEGAL_FORM_WORDS
+    return len(word) >= MIN_STEM and word not in QUESTION_WORDS and fold(word) not in LEGAL_FORM_WORDS
 
 
 def tsquery(parsed: ParsedQuery, *, any_term: bool = False) -> str:
     """The ``to_tsquery`` text: each term's alternatives OR-ed, terms AND-ed (OR-ed when ``any_term``).
 
-    Beside other words, a word shorter than ``MIN_STEM`` («Sp. z o.o.», «ve», «&»), a ``STOP_WORDS`` word or a
+    Beside other words, a word shorter than ``MIN_STEM`` («Sp. z o.o.», «ve», «&»), a ``QUESTION_WORDS`` word or a
     word of a legal form («Ltd», «Şti», «GmbH», «Лтд») is left out: it narrows nothing the other words do not, and
     GIN reads every record it is in (at 5,000,000 declarations «Ltd» alone made a name take half a second).
 
@@ -228,8 +228,9 @@ def tsquery(parsed: ParsedQuery, *, any_term: bool = False) -> str:
     whole word lets GIN skip through the rarest word's records, where a prefix makes it collect every record of
     every word that starts so. Cyrillic stems and goods headings stay prefixes: that is how they match."""
     terms = parsed.terms
-    if any(term.is_code or _telling(term.word) for term in terms):
-        terms = tuple(term for term in terms if term.is_code or _telling(term.word))
+    kept = [term.is_code or _telling(term.word) for term in terms]
+    if any(kept):
+        terms = tuple(term for term, keep in zip(terms, kept, strict=True) if keep)
     groups = []
     for term in terms:
         alternatives = [_lexeme(value) for value in term.exact]
